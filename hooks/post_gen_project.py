@@ -1,0 +1,151 @@
+"""Finish a freshly rendered project: prune what the answers exclude, then lock, sync and export with uv.
+
+Every step is safe to repeat (cruft runs hooks again on update). A failing non-essential step never removes the
+project: it prints what failed and the exact commands to run later, and the hook still exits 0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ANSWERS: dict[str, object] = json.loads(r"""{{ cookiecutter | tojson }}""")
+
+SKIP_UV_ENV = "CHALLENGE_BACKEND_SKIP_UV"
+# (answer, value) -> paths removed when the answer has that value.
+PRUNE_TABLE: dict[tuple[str, str], tuple[str, ...]] = {
+    ("use_docker", "no"): ("Dockerfile", "docker-compose.yml", ".dockerignore"),
+    ("use_github_actions", "no"): (".github",),
+}
+# requirements.txt feeds the Lambda package: runtime dependencies only, without the dev, server and migration groups.
+EXPORT_COMMAND = (
+    "uv",
+    "export",
+    "--frozen",
+    "--no-default-groups",
+    "--no-hashes",
+    "--no-emit-project",
+    "--no-header",
+    "--output-file",
+    "requirements.txt",
+)
+UV_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("lock dependencies", ("uv", "lock")),
+    ("install the virtual environment", ("uv", "sync", "--frozen")),
+    ("export runtime requirements", EXPORT_COMMAND),
+)
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    """A step that did not complete, and why."""
+
+    step: str
+    reason: str
+
+
+def paths_to_prune(answers: Mapping[str, object]) -> list[str]:
+    """List the generated paths that the answers exclude."""
+    return [path for (name, value), paths in PRUNE_TABLE.items() if answers.get(name) == value for path in paths]
+
+
+def remove_path(root: Path, relative: str) -> None:
+    """Remove a file or folder below root; a path already gone is fine."""
+    target = root / relative
+    if target.is_dir():
+        shutil.rmtree(target)
+    elif target.exists():
+        target.unlink()
+
+
+def uv_opted_out(answers: Mapping[str, object], environ: Mapping[str, str]) -> str | None:
+    """Return why the uv steps are skipped, or None to run them."""
+    if answers.get("run_uv_sync") == "no":
+        return "run_uv_sync is 'no'"
+    if environ.get(SKIP_UV_ENV, "").strip().lower() in {"1", "true", "yes"}:
+        return f"{SKIP_UV_ENV} is set"
+    return None
+
+
+def run_uv_steps(project: Path, uv: str) -> StepFailure | None:
+    """Run lock, sync and export in order, printing one line per step; stop at the first failure."""
+    for step, command in UV_STEPS:
+        print(f"[uv] {step}: {' '.join(command)}", flush=True)
+        try:
+            result = subprocess.run(
+                [uv, *command[1:]], cwd=project, capture_output=True, text=True, timeout=900, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return StepFailure(step, str(error))
+        if result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            return StepFailure(step, detail[-1] if detail else f"exit code {result.returncode}")
+    return None
+
+
+def later_commands() -> str:
+    """The commands that finish the project by hand."""
+    return "\n".join(f"    {' '.join(command)}" for _, command in UV_STEPS)
+
+
+def init_git(project: Path) -> StepFailure | None:
+    """Create a git repository unless one exists already."""
+    if (project / ".git").exists():
+        return None
+    git = shutil.which("git")
+    if git is None:
+        return StepFailure("initialise git", "git was not found on PATH")
+    result = subprocess.run([git, "init", "--quiet"], cwd=project, capture_output=True, text=True, check=False)
+    return None if result.returncode == 0 else StepFailure("initialise git", result.stderr.strip())
+
+
+def warn(lines: Sequence[str]) -> None:
+    """Print a block of guidance on stderr."""
+    print("\n".join(lines), file=sys.stderr)
+
+
+def main(project: Path | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Finish the project; return 0 even when an optional step fails (the project is kept)."""
+    project = project or Path.cwd()
+    environ = os.environ if environ is None else environ
+    for relative in paths_to_prune(ANSWERS):
+        remove_path(project, relative)
+
+    skipped = uv_opted_out(ANSWERS, environ)
+    uv = shutil.which("uv", path=environ.get("PATH"))
+    if skipped:
+        warn([f"Skipped the uv steps ({skipped}). To finish the project, run in {project}:", later_commands()])
+    elif uv is None:
+        warn(
+            [
+                "Could not lock and install dependencies: uv was not found on PATH.",
+                "Install uv (https://docs.astral.sh/uv/), then run in the project folder:",
+                later_commands(),
+            ]
+        )
+    else:
+        failure = run_uv_steps(project, uv)
+        if failure:
+            warn(
+                [
+                    f"Could not {failure.step}: {failure.reason}",
+                    "The project was kept. Fix the cause (network, Python version via UV_PYTHON), then run:",
+                    later_commands(),
+                ]
+            )
+
+    if ANSWERS.get("git_init") == "yes":
+        failure = init_git(project)
+        if failure:
+            warn([f"Could not {failure.step}: {failure.reason}", "    git init"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

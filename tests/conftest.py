@@ -1,0 +1,147 @@
+"""Shared fixtures: one default bake per test session, hook modules rendered as cookiecutter renders them, and a
+throwaway MariaDB server on loopback for the generated project's MySQL test run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pymysql
+import pytest
+from cookiecutter.environment import StrictEnvironment
+from pytest_cookies.plugin import Cookies, Result
+from pytest_mysql import factories
+
+TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
+COOKIECUTTER_JSON = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
+REQUIRE_MARIADB_ENV = "REQUIRE_MARIADB"
+
+
+def default_context() -> dict[str, Any]:
+    """The answers cookiecutter uses with --no-input (first choice of every list, slug derived)."""
+    context = {key: value[0] if isinstance(value, list) else value for key, value in COOKIECUTTER_JSON.items()}
+    environment = StrictEnvironment(context={"cookiecutter": context})
+    context["project_slug"] = environment.from_string(context["project_slug"]).render(cookiecutter=context)
+    return {key: value for key, value in context.items() if not key.startswith("_")}
+
+
+def load_hook(name: str, context: Mapping[str, Any], tmp_path: Path) -> ModuleType:
+    """Render hooks/<name>.py with cookiecutter's Jinja environment, as a bake does, and import it."""
+    source = (TEMPLATE_ROOT / "hooks" / f"{name}.py").read_text(encoding="utf-8")
+    rendered = StrictEnvironment(context={"cookiecutter": dict(context)}).from_string(source)
+    path = tmp_path / f"{name}.py"
+    path.write_text(rendered.render(cookiecutter=dict(context)), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(f"rendered_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is created
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(command: list[str], cwd: Path, env: Mapping[str, str] | None = None, timeout: int = 600) -> str:
+    """Run a command of the baked project; fail the test with its output when it exits non-zero."""
+    result = subprocess.run(
+        command, cwd=cwd, env=dict(env or os.environ), capture_output=True, text=True, timeout=timeout, check=False
+    )
+    output = result.stdout + result.stderr
+    if result.returncode != 0:
+        pytest.fail(f"{' '.join(command)} exited {result.returncode}:\n{output}", pytrace=False)
+    return output
+
+
+def project_env(**overrides: str) -> dict[str, str]:
+    """The environment for running a baked project's tools: no inherited virtualenv, no settings leaking in."""
+    env = {key: value for key, value in os.environ.items() if key not in {"VIRTUAL_ENV", "DATABASE_URL"}}
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture(scope="session")
+def default_bake(cookies_session: Cookies) -> Result:
+    """The project cookiecutter --no-input produces, baked once for the session (uv lock and sync included)."""
+    result = cookies_session.bake()
+    assert result.exception is None, result.exception
+    assert result.exit_code == 0
+    return result
+
+
+@pytest.fixture(scope="session")
+def default_project(default_bake: Result) -> Path:
+    """The default bake's folder."""
+    return Path(default_bake.project_path)
+
+
+def _mariadb_binaries_present() -> bool:
+    return all(shutil.which(name) for name in ("mariadbd", "mariadb-install-db", "mariadb-admin", "mysqld_safe"))
+
+
+@pytest.fixture(scope="session")
+def mariadb_available() -> None:
+    """Skip MariaDB tests where the server is not installed, except where REQUIRE_MARIADB makes that an error."""
+    if _mariadb_binaries_present():
+        return
+    message = "MariaDB server binaries not found (apt-get install mariadb-server)"
+    if os.environ.get(REQUIRE_MARIADB_ENV, "").strip() in {"1", "true", "yes"} or os.environ.get("CI"):
+        pytest.fail(f"{message}; {REQUIRE_MARIADB_ENV} or CI is set, so this is an error, not a skip", pytrace=False)
+    pytest.skip(message)
+
+
+mariadb_proc = factories.mysql_proc(
+    mysqld_exec=shutil.which("mariadbd") or "mariadbd",  # type: ignore[arg-type]
+    admin_executable="mariadb-admin",
+    mysqld_safe=shutil.which("mysqld_safe") or "mysqld_safe",  # type: ignore[arg-type]
+    install_db="mariadb-install-db",
+    host="127.0.0.1",
+    port=None,
+    params="--skip-log-bin --bind-address=127.0.0.1 --skip-name-resolve",
+)
+
+
+@pytest.fixture(scope="session")
+def mariadb_url(mariadb_available: None, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database and user on a throwaway MariaDB server; yields its mysql+aiomysql URL."""
+    server = request.getfixturevalue("mariadb_proc")
+    admin = pymysql.connect(unix_socket=server.unixsocket, user="root", autocommit=True)
+    with admin.cursor() as cursor:
+        cursor.execute("CREATE DATABASE app_test CHARACTER SET utf8mb4")
+        for host in ("localhost", "127.0.0.1"):
+            cursor.execute(f"CREATE USER 'app'@'{host}' IDENTIFIED BY 'app-password'")
+            cursor.execute(f"GRANT ALL ON app_test.* TO 'app'@'{host}'")
+    admin.close()
+    yield f"mysql+aiomysql://app:app-password@127.0.0.1:{server.port}/app_test"
+
+
+_SUMMARY_KEY = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture(scope="session")
+def summary(request: pytest.FixtureRequest) -> list[str]:
+    """Lines printed at the end of the run (what the baked project's own tools reported)."""
+    return request.config.stash.setdefault(_SUMMARY_KEY, [])
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Show the baked projects' own results, so CI logs prove what ran (e.g. the MariaDB-backed suite)."""
+    lines = config.stash.get(_SUMMARY_KEY, [])
+    if lines:
+        terminalreporter.section("baked project results")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Show which interpreters and servers the bakes will use."""
+    uv = shutil.which("uv")
+    return [
+        f"uv: {uv or 'not found'}; python running the tests: {sys.version.split()[0]}",
+        f"mariadb: {'found' if _mariadb_binaries_present() else 'not found'}",
+    ]

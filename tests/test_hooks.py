@@ -1,0 +1,163 @@
+"""The hooks' functions, imported from the rendered hook files and tested without a bake."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from botocore.session import Session
+
+from tests.conftest import default_context, load_hook
+
+
+@pytest.fixture
+def pre_gen(tmp_path: Path) -> ModuleType:
+    return load_hook("pre_gen_project", default_context(), tmp_path)
+
+
+def post_gen_with(tmp_path: Path, **answers: str) -> ModuleType:
+    return load_hook("post_gen_project", {**default_context(), **answers}, tmp_path)
+
+
+def test_default_answers_are_valid(pre_gen: ModuleType) -> None:
+    assert pre_gen.find_problems(default_context()) == []
+
+
+def test_hostile_text_reaches_the_hook_as_data(tmp_path: Path) -> None:
+    """Quotes, backslashes and triple quotes in an answer neither break the hook nor run as code."""
+    marker = tmp_path / "injected"
+    payload = f'x"""; open({str(marker)!r}, "w"); """\\ \' {{{{ }}}}'
+    module = load_hook("pre_gen_project", {**default_context(), "description": payload}, tmp_path)
+    assert module.ANSWERS["description"] == payload
+    assert not marker.exists()
+
+
+def test_region_list_matches_botocore_lambda_regions(pre_gen: ModuleType) -> None:
+    """A new AWS region makes this fail until the hook's list is updated."""
+    session = Session()
+    expected = {
+        region
+        for partition in ("aws", "aws-cn", "aws-us-gov")
+        for region in session.get_available_regions("lambda", partition_name=partition)
+    }
+    assert pre_gen.AWS_REGIONS == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("project_slug", "ab"),
+        ("project_slug", "a" * 40),
+        ("db_name", "challenge_db"),
+        ("db_name", "a" * 64),
+        ("db_user", "svc_user1"),
+        ("db_host", "db.internal.example.com"),
+        ("db_host", "10.0.0.5"),
+        ("db_port", "65535"),
+        ("db_max_overflow", "0"),
+        ("serverless_org", ""),
+        ("aws_region", "us-gov-west-1"),
+        ("description", ""),
+        ("project_name", '챌린지 백엔드 🚀 "quoted" \\ {{ not jinja }}'),
+    ],
+)
+def test_boundary_values_are_accepted(pre_gen: ModuleType, name: str, value: str) -> None:
+    assert pre_gen.find_problems({**default_context(), name: value}) == []
+
+
+def test_every_problem_is_reported_at_once(pre_gen: ModuleType) -> None:
+    answers: dict[str, Any] = {**default_context(), "project_slug": "Bad Slug", "db_port": "0", "language": "fr"}
+    problems = pre_gen.find_problems(answers)
+    assert [problem.split(":")[0] for problem in problems] == ["project_slug", "db_port", "language"]
+    assert "'Bad Slug'" in problems[0] and "allowed:" in problems[0]
+
+
+def test_main_prints_problems_and_returns_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = load_hook("pre_gen_project", {**default_context(), "db_name": "bad-name"}, tmp_path)
+    assert module.main() == 1
+    error = capsys.readouterr().err
+    assert "db_name: invalid value 'bad-name'" in error
+    assert "letters, digits and underscores" in error
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected"),
+    [
+        ({}, []),
+        ({"use_docker": "no"}, ["Dockerfile", "docker-compose.yml", ".dockerignore"]),
+        ({"use_github_actions": "no"}, [".github"]),
+    ],
+)
+def test_paths_to_prune_follow_the_answers(tmp_path: Path, answers: dict[str, str], expected: list[str]) -> None:
+    module = post_gen_with(tmp_path, **answers)
+    assert module.paths_to_prune(module.ANSWERS) == expected
+
+
+def test_remove_path_is_idempotent(tmp_path: Path) -> None:
+    module = post_gen_with(tmp_path)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "file").write_text("x")
+    (tmp_path / "single").write_text("x")
+    for _ in range(2):
+        module.remove_path(tmp_path, "folder")
+        module.remove_path(tmp_path, "single")
+    assert not (tmp_path / "folder").exists() and not (tmp_path / "single").exists()
+
+
+@pytest.mark.parametrize(
+    ("answer", "environ", "skipped"),
+    [
+        ("yes", {}, False),
+        ("no", {}, True),
+        ("yes", {"CHALLENGE_BACKEND_SKIP_UV": "1"}, True),
+        ("yes", {"CHALLENGE_BACKEND_SKIP_UV": "0"}, False),
+    ],
+)
+def test_uv_opt_out_by_answer_or_environment(
+    tmp_path: Path, answer: str, environ: dict[str, str], skipped: bool
+) -> None:
+    module = post_gen_with(tmp_path, run_uv_sync=answer)
+    assert (module.uv_opted_out(module.ANSWERS, environ) is not None) is skipped
+
+
+def test_failed_uv_step_is_reported_not_raised(tmp_path: Path) -> None:
+    module = post_gen_with(tmp_path)
+    fake_uv = tmp_path / "uv"
+    fake_uv.write_text("#!/bin/sh\necho 'error: Failed to fetch: network unreachable' >&2\nexit 2\n")
+    fake_uv.chmod(0o755)
+    failure = module.run_uv_steps(tmp_path, str(fake_uv))
+    assert failure == module.StepFailure("lock dependencies", "error: Failed to fetch: network unreachable")
+
+
+def test_main_keeps_the_project_when_uv_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = post_gen_with(tmp_path)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uv").write_text("#!/bin/sh\necho 'error: network unreachable' >&2\nexit 2\n")
+    (bin_dir / "uv").chmod(0o755)
+    project = tmp_path / "project"
+    project.mkdir()
+    assert module.main(project, {"PATH": str(bin_dir)}) == 0
+    error = capsys.readouterr().err
+    assert "Could not lock dependencies: error: network unreachable" in error
+    assert "uv lock" in error and "uv sync --frozen" in error and "uv export" in error
+    assert project.is_dir()
+
+
+def test_git_init_is_opt_in_and_idempotent(tmp_path: Path) -> None:
+    module = post_gen_with(tmp_path, git_init="yes")
+    assert module.init_git(tmp_path) is None
+    assert (tmp_path / ".git").is_dir()
+    assert module.init_git(tmp_path) is None
+
+
+def test_hooks_import_only_the_standard_library() -> None:
+    """Hooks run with the user's cookiecutter interpreter, which has nothing else installed."""
+    for hook in ("pre_gen_project.py", "post_gen_project.py"):
+        source = (Path(__file__).parent.parent / "hooks" / hook).read_text()
+        lines = [line.split() for line in source.splitlines() if line.startswith(("import ", "from "))]
+        modules = {words[1].split(".")[0] for words in lines}
+        assert modules <= set(sys.stdlib_module_names), modules

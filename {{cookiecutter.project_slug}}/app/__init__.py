@@ -1,0 +1,1 @@
+"""Application package: API routers, shared code, database access and business modules."""

@@ -1,0 +1,1 @@
+"""HTTP routers that are not tied to one business module."""

@@ -1,0 +1,1 @@
+"""Code shared by every module: settings, enums, errors and messages."""

@@ -1,0 +1,17 @@
+"""Enumerations shared across the application."""
+
+from enum import StrEnum
+
+
+class Environment(StrEnum):
+    """Where the application runs; selects the database and how strict the settings are."""
+
+    LOCAL = "local"
+    TEST = "test"
+    DEV = "dev"
+    PROD = "prod"
+
+    @property
+    def is_deployed(self) -> bool:
+        """True for stages deployed to AWS, where a real MySQL database and its password are required."""
+        return self in (Environment.DEV, Environment.PROD)

@@ -1,0 +1,81 @@
+"""Application settings, read once from the environment and an optional .env file."""
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.common import messages
+from app.common.enums import Environment
+from app.database import constant
+
+
+class SettingsError(RuntimeError):
+    """The configuration cannot start the application; the message says which variable to fix."""
+
+
+class Settings(BaseSettings):
+    """Every setting the application reads. Secrets are SecretStr so they never appear in reprs or logs."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Environment = Environment.LOCAL
+    app_name: str = {{ cookiecutter.project_name | tojson }}
+
+    # A full SQLAlchemy URL overrides the DB_* parts (tests and one-off tools use it).
+    database_url: SecretStr | None = None
+    # Used when ENVIRONMENT is local or test and no DB_HOST is given: an embedded SQLite file.
+    sqlite_path: str = "local.db"
+
+    db_host: str | None = None
+    db_port: int = Field(default={{ cookiecutter.db_port }}, ge=1, le=65535)
+    db_name: str = "{{ cookiecutter.db_name }}"
+    db_user: str = "{{ cookiecutter.db_user }}"
+    db_password: SecretStr | None = None
+
+    db_pool_size: int = Field(default=constant.POOL_SIZE, ge=1)
+    db_max_overflow: int = Field(default=constant.MAX_OVERFLOW, ge=0)
+    db_pool_timeout: float = Field(default=constant.POOL_TIMEOUT_SECONDS, gt=0)
+    db_pool_recycle: int = Field(default=constant.POOL_RECYCLE_SECONDS, gt=0)
+    db_connect_timeout: int = Field(default=constant.CONNECT_TIMEOUT_SECONDS, ge=1)
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _known_environment(cls, value: Any) -> Any:
+        allowed = [member.value for member in Environment]
+        if isinstance(value, str) and value.strip().lower() not in allowed:
+            raise ValueError(messages.UNKNOWN_ENVIRONMENT.format(value=value, allowed=", ".join(allowed)))
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _deployed_stages_need_mysql(self) -> "Settings":
+        if self.environment.is_deployed and self.database_url is None:
+            if not self.db_host:
+                raise ValueError(messages.MISSING_DB_HOST.format(environment=self.environment.value))
+            if self.db_password is None or not self.db_password.get_secret_value():
+                raise ValueError(messages.MISSING_DB_PASSWORD.format(environment=self.environment.value))
+        return self
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        """True when the app runs on the local SQLite file instead of MySQL."""
+        return self.database_url is None and not self.db_host
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning validation errors into one readable SettingsError (no secret values in it)."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        details = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc']).upper() or 'SETTINGS'}: {item['msg']}"
+            for item in error.errors(include_input=False)
+        )
+        raise SettingsError(f"{messages.INVALID_SETTINGS}: {details}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests call get_settings.cache_clear() after changing the environment."""
+    return load_settings()

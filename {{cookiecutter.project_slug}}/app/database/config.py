@@ -1,0 +1,59 @@
+"""The async engine and session factory, created once per process on first use (importing opens nothing)."""
+
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from app.common.settings import Settings, get_settings
+
+
+def database_url(settings: Settings) -> URL:
+    """The SQLAlchemy URL: DATABASE_URL if given, SQLite when nothing else is configured, else MySQL via aiomysql."""
+    if settings.database_url is not None:
+        return make_url(settings.database_url.get_secret_value())
+    if settings.uses_embedded_database:
+        return URL.create("sqlite+aiosqlite", database=settings.sqlite_path)
+    return URL.create(
+        "mysql+aiomysql",
+        username=settings.db_user,
+        password=settings.db_password.get_secret_value() if settings.db_password else None,
+        host=settings.db_host,
+        port=settings.db_port,
+        database=settings.db_name,
+        query={"charset": "utf8mb4"},
+    )
+
+
+def engine_options(url: URL, settings: Settings) -> dict[str, Any]:
+    """Pool and driver options for the URL's backend."""
+    if url.get_backend_name() == "sqlite":
+        return {"connect_args": {"timeout": settings.db_connect_timeout}}
+    return {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout,
+        "pool_recycle": settings.db_pool_recycle,
+        "pool_pre_ping": True,
+        # aiomysql waits forever by default; a finite timeout turns a dead host into a fast, clear error.
+        "connect_args": {"connect_timeout": settings.db_connect_timeout},
+    }
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """A new engine for these settings (no connection is opened until first use)."""
+    url = database_url(settings)
+    return create_async_engine(url, **engine_options(url, settings))
+
+
+@lru_cache(maxsize=1)
+def get_engine() -> AsyncEngine:
+    """The process-wide engine."""
+    return create_engine(get_settings())
+
+
+@lru_cache(maxsize=1)
+def get_sessionmaker() -> async_sessionmaker[AsyncSession]:
+    """The process-wide session factory; expire_on_commit=False keeps loaded objects usable after commit."""
+    return async_sessionmaker(get_engine(), expire_on_commit=False)

@@ -1,0 +1,24 @@
+"""FastAPI dependency that gives each request one AsyncSession and one transaction."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.database.config import get_sessionmaker
+
+
+async def get_session() -> AsyncIterator[AsyncSession]:
+    """Yield a session; commit when the request succeeds, roll back when it raises."""
+    async with get_sessionmaker()() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -1,0 +1,1 @@
+"""The example domain: challenges (create, list, get)."""

@@ -1,0 +1,131 @@
+"""Test set-up: an isolated database per run, migrated once; every test runs in a transaction that is rolled back.
+
+Without TEST_DATABASE_URL the suite runs on a throwaway SQLite file. With it (for example
+mysql+aiomysql://user:password@127.0.0.1:3306/app_test) the same suite runs against that server; set
+TEST_REQUIRE_DATABASE_URL=1 in CI so a missing URL is an error rather than a quiet fallback to SQLite.
+"""
+
+import asyncio
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_temporary_dirs: list[str] = []
+_import_loop = asyncio.new_event_loop()
+
+
+def clear_cached_configuration() -> None:
+    """Forget settings, engine and session factory so the next use reads the environment again."""
+    from app.common.settings import get_settings
+    from app.database.config import get_engine, get_sessionmaker
+
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    get_sessionmaker.cache_clear()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point the app at the test database before any test module imports it."""
+    url = os.environ.get("TEST_DATABASE_URL", "").strip()
+    if not url:
+        if os.environ.get("TEST_REQUIRE_DATABASE_URL", "").strip() in {"1", "true", "yes"}:
+            raise pytest.UsageError("TEST_REQUIRE_DATABASE_URL is set but TEST_DATABASE_URL is empty.")
+        directory = tempfile.mkdtemp(prefix="app-test-")
+        _temporary_dirs.append(directory)
+        url = f"sqlite+aiosqlite:///{directory}/test.db"
+    os.environ["ENVIRONMENT"] = "test"
+    os.environ["DATABASE_URL"] = url
+    # Mangum binds to the current event loop when main is imported, as on Lambda; give it one to close later.
+    asyncio.set_event_loop(_import_loop)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the throwaway SQLite folder and close the import-time event loop."""
+    _import_loop.close()
+    for directory in _temporary_dirs:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say which database the run uses (without its password)."""
+    from sqlalchemy import make_url
+
+    return f"database: {make_url(os.environ['DATABASE_URL']).render_as_string(hide_password=True)}"
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Run async tests on asyncio, the loop uvicorn and Lambda use."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def alembic_config() -> Config:
+    """The project's own alembic.ini."""
+    return Config(str(PROJECT_ROOT / "alembic.ini"))
+
+
+@pytest.fixture(scope="session")
+def migrated_database(alembic_config: Config) -> Iterator[None]:
+    """Bring the test database to the latest revision for the run, and back to empty afterwards."""
+    command.upgrade(alembic_config, "head")
+    yield
+    command.downgrade(alembic_config, "base")
+
+
+@pytest.fixture
+def lambda_event_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """One event loop for the handler, as a Lambda container has (async tests before may have unset it)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+@pytest.fixture
+def reconfigure(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Change settings through the environment for one test, then restore the suite's own."""
+    clear_cached_configuration()
+    yield monkeypatch
+    monkeypatch.undo()
+    clear_cached_configuration()
+
+
+@pytest.fixture
+async def db_session(migrated_database: None) -> AsyncIterator[AsyncSession]:
+    """A session whose work, including what the app commits, is rolled back when the test ends."""
+    from app.database.config import get_engine, get_sessionmaker
+
+    engine = get_engine()
+    sessionmaker = get_sessionmaker()
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        # rollback_only: the app's commit() ends its own unit of work but leaves this outer transaction open.
+        sessionmaker.configure(bind=connection, join_transaction_mode="rollback_only")
+        async with sessionmaker() as session:
+            yield session
+        # The factory now points at this connection; the next user builds a fresh one.
+        get_sessionmaker.cache_clear()
+        if transaction.is_active:
+            await transaction.rollback()
+    # Pooled connections belong to this test's event loop; the next test gets fresh ones.
+    await engine.dispose()
+
+
+@pytest.fixture
+async def client(db_session: AsyncSession) -> AsyncIterator[AsyncClient]:
+    """An HTTP client that calls the app in-process, sharing the rolled-back transaction."""
+    from main import app
+
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as http_client:
+        yield http_client

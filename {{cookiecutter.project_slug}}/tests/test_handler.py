@@ -1,0 +1,115 @@
+"""The Lambda entry point answers real API Gateway events (HTTP API v2 and REST API v1)."""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from mangum.types import LambdaCognitoIdentity, LambdaMobileClientContext
+
+from main import handler
+
+pytestmark = pytest.mark.usefixtures("lambda_event_loop")
+
+
+@dataclass
+class FakeLambdaContext:
+    """The context object Lambda passes to the handler, with realistic values."""
+
+    function_name: str = "api"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:{{ cookiecutter.aws_region }}:123456789012:function:api"
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+    log_group_name: str = "/aws/lambda/api"
+    log_stream_name: str = "2026/11/26/[$LATEST]0123456789abcdef"
+    identity: LambdaCognitoIdentity | None = None
+    client_context: LambdaMobileClientContext | None = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Time left before Lambda stops the invocation."""
+        return 30_000
+
+
+def http_api_v2_event(method: str, path: str, body: str | None = None) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload format 2.0) event as Lambda delivers it."""
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "cookies": [],
+        "headers": {"accept": "application/json", "content-type": "application/json", "host": "api.example.com"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": "api.example.com",
+            "domainPrefix": "api",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.10",
+                "userAgent": "pytest",
+            },
+            "requestId": "id-v2",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "26/Nov/2026:12:00:00 +0000",
+            "timeEpoch": 1795867200000,
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def rest_api_v1_event(method: str, path: str) -> dict[str, Any]:
+    """An API Gateway REST API (payload format 1.0) proxy event."""
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Accept": "application/json", "Host": "abc123.execute-api.example.com"},
+        "multiValueHeaders": {"Accept": ["application/json"], "Host": ["abc123.execute-api.example.com"]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "httpMethod": method,
+            "identity": {"sourceIp": "203.0.113.10", "userAgent": "pytest"},
+            "path": f"/dev{path}",
+            "protocol": "HTTP/1.1",
+            "requestId": "id-v1",
+            "resourcePath": "/{proxy+}",
+            "stage": "dev",
+        },
+        "body": None,
+        "isBase64Encoded": False,
+    }
+
+
+def test_http_api_v2_health() -> None:
+    response = handler(http_api_v2_event("GET", "/health"), FakeLambdaContext())
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"status": "ok"}
+
+
+def test_rest_api_v1_health() -> None:
+    response = handler(rest_api_v1_event("GET", "/health"), FakeLambdaContext())
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"status": "ok"}
+
+
+def test_http_api_v2_validation_error_keeps_the_common_shape() -> None:
+    response = handler(http_api_v2_event("POST", "/challenges", body=json.dumps({"title": ""})), FakeLambdaContext())
+    assert response["statusCode"] == 422
+    assert json.loads(response["body"])["error"]["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("make_event", [http_api_v2_event, rest_api_v1_event], ids=["v2", "v1"])
+def test_unknown_route_is_a_404(make_event: Any) -> None:
+    response = handler(make_event("GET", "/no-such-route"), FakeLambdaContext())
+    assert response["statusCode"] == 404

@@ -1,0 +1,97 @@
+"""Liveness never needs the database; readiness reports it, answers 503 quickly when it is down, and recovers."""
+
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from httpx import ASGITransport, AsyncClient
+
+from app.common.settings import get_settings
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A TCP port that accepts connections and never answers, like a database host that hangs."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    listener.close()
+
+
+@pytest.fixture
+async def plain_client() -> AsyncIterator[AsyncClient]:
+    """A client whose requests use the app's own pool (no test transaction holding the only connection)."""
+    from main import app
+
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as http_client:
+        yield http_client
+    from app.database.config import get_engine
+
+    await get_engine().dispose()
+
+
+async def test_liveness_answers_ok(client: AsyncClient) -> None:
+    response = await client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readiness_answers_ok_when_the_database_is_up(plain_client: AsyncClient) -> None:
+    response = await plain_client.get("/health/ready")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+async def test_readiness_answers_503_within_the_connect_timeout(
+    silent_server: int, reconfigure: pytest.MonkeyPatch
+) -> None:
+    reconfigure.setenv("DATABASE_URL", f"mysql+aiomysql://app:pw@127.0.0.1:{silent_server}/app")
+    reconfigure.setenv("DB_CONNECT_TIMEOUT", "1")
+    from main import app
+
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as client:
+        started = time.monotonic()
+        response = await client.get("/health/ready")
+        elapsed = time.monotonic() - started
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "database_unavailable"
+        assert elapsed < get_settings().db_connect_timeout + 1
+        # The rest of the app keeps serving while the database is down.
+        assert (await client.get("/health")).status_code == 200
+
+
+async def test_readiness_recovers_when_the_database_returns(tmp_path: Path, reconfigure: pytest.MonkeyPatch) -> None:
+    missing_folder = tmp_path / "not-yet"
+    reconfigure.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{missing_folder}/app.db")
+    from main import app
+
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as client:
+        assert (await client.get("/health/ready")).status_code == 503
+        missing_folder.mkdir()
+        assert (await client.get("/health/ready")).status_code == 200
+    from app.database.config import get_engine
+
+    await get_engine().dispose()
