@@ -60,6 +60,8 @@ AWS_REGIONS = frozenset(
 PYTHON_VERSIONS = ("3.12", "3.13")
 LANGUAGES = ("ko", "en")
 YES_NO = ("yes", "no")
+SERVERLESS_FLAVOURS = ("v4", "osls")
+AWS_CREDENTIALS = ("access_keys", "oidc")
 
 # The slug names the folder, the pyproject package and the Serverless service. Lambda function names
 # ("<service>-<stage>-api") are limited to 64 characters, hence 40 + 16 + the fixed parts.
@@ -145,6 +147,7 @@ CHECKS: dict[str, Check] = {
     "python_version": one_of(PYTHON_VERSIONS),
     "aws_region": one_of(AWS_REGIONS, "an AWS region where Lambda runs, such as ap-northeast-2 or us-east-1"),
     "default_stage": pattern(STAGE_RE, "1-16 lowercase letters and digits, starting with a letter (e.g. dev)"),
+    "serverless_flavour": one_of(SERVERLESS_FLAVOURS),
     "serverless_org": pattern(SERVERLESS_ORG_RE, "empty, or up to 39 lowercase letters, digits and hyphens"),
     "db_name": pattern(DB_NAME_RE, "1-64 letters, digits and underscores, not digits only"),
     "db_user": pattern(DB_USER_RE, "1-32 letters, digits and underscores, not digits only"),
@@ -157,6 +160,7 @@ CHECKS: dict[str, Check] = {
     "language": one_of(LANGUAGES),
     "use_docker": one_of(YES_NO),
     "use_github_actions": one_of(YES_NO),
+    "aws_credentials": one_of(AWS_CREDENTIALS),
     "run_uv_sync": one_of(YES_NO),
     "git_init": one_of(YES_NO),
 }

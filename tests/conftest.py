@@ -58,6 +58,14 @@ def run(command: list[str], cwd: Path, env: Mapping[str, str] | None = None, tim
     return output
 
 
+def tool(name: str) -> str:
+    """A command-line tool installed in the test environment (beside the running interpreter)."""
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        pytest.fail(f"{name} is not installed in the test environment; run the suite with `uv run pytest`")
+    return str(path)
+
+
 def project_env(**overrides: str) -> dict[str, str]:
     """The environment for running a baked project's tools: no inherited virtualenv, no settings leaking in."""
     env = {key: value for key, value in os.environ.items() if key not in {"VIRTUAL_ENV", "DATABASE_URL"}}
