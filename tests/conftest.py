@@ -22,7 +22,7 @@ from pytest_mysql import factories
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
 COOKIECUTTER_JSON = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
-REQUIRE_MARIADB_ENV = "REQUIRE_MARIADB"
+REQUIRE_TOOLS_ENV = "REQUIRE_SYSTEM_TOOLS"
 
 
 def default_context() -> dict[str, Any]:
@@ -88,19 +88,24 @@ def default_project(default_bake: Result) -> Path:
     return Path(default_bake.project_path)
 
 
-def _mariadb_binaries_present() -> bool:
-    return all(shutil.which(name) for name in ("mariadbd", "mariadb-install-db", "mariadb-admin", "mysqld_safe"))
+MARIADB_BINARIES = ("mariadbd", "mariadb-install-db", "mariadb-admin", "mysqld_safe")
+
+
+def require_commands(*names: str, install_hint: str) -> None:
+    """Skip when a system command is missing, except in CI (or with REQUIRE_SYSTEM_TOOLS), where that is an error."""
+    missing = [name for name in names if shutil.which(name) is None]
+    if not missing:
+        return
+    message = f"not installed: {', '.join(missing)} ({install_hint})"
+    if os.environ.get(REQUIRE_TOOLS_ENV, "").strip() in {"1", "true", "yes"} or os.environ.get("CI"):
+        pytest.fail(f"{message}; CI must run these tests, so this is an error, not a skip", pytrace=False)
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
 def mariadb_available() -> None:
-    """Skip MariaDB tests where the server is not installed, except where REQUIRE_MARIADB makes that an error."""
-    if _mariadb_binaries_present():
-        return
-    message = "MariaDB server binaries not found (apt-get install mariadb-server)"
-    if os.environ.get(REQUIRE_MARIADB_ENV, "").strip() in {"1", "true", "yes"} or os.environ.get("CI"):
-        pytest.fail(f"{message}; {REQUIRE_MARIADB_ENV} or CI is set, so this is an error, not a skip", pytrace=False)
-    pytest.skip(message)
+    """The MariaDB server binaries, started by pytest-mysql as a throwaway server."""
+    require_commands(*MARIADB_BINARIES, install_hint="apt-get install mariadb-server")
 
 
 mariadb_proc = factories.mysql_proc(
@@ -151,5 +156,5 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     uv = shutil.which("uv")
     return [
         f"uv: {uv or 'not found'}; python running the tests: {sys.version.split()[0]}",
-        f"mariadb: {'found' if _mariadb_binaries_present() else 'not found'}",
+        f"mariadb: {'found' if all(shutil.which(name) for name in MARIADB_BINARIES) else 'not found'}",
     ]

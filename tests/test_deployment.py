@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pytest_cookies.plugin import Cookies
 
-from tests.conftest import project_env, run, tool
+from tests.conftest import project_env, require_commands, run, tool
 
 pytestmark = pytest.mark.slow
 
@@ -62,6 +62,7 @@ def copy_project(source: Path, destination: Path) -> Path:
 
 def build_package(project: Path, flavour: str, python_version: str) -> Package:
     """npm ci from the committed lock, then `make package` (with osls for both flavours: v4's CLI needs a login)."""
+    require_commands("npm", "make", install_hint="apt-get install nodejs npm make")
     infra = project / "infra"
     npm = ["npm", "--no-audit", "--no-fund", "--loglevel=error"]
     run([*npm, "ci"], infra)
