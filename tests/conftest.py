@@ -88,6 +88,24 @@ def default_project(default_bake: Result) -> Path:
     return Path(default_bake.project_path)
 
 
+@pytest.fixture(scope="session")
+def alternative_project(cookies_session: Cookies) -> Path:
+    """A bake with the other deployment choices (osls, OIDC, an org, English), rendered without uv."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CHALLENGE_BACKEND_SKIP_UV", "1")
+        result = cookies_session.bake(
+            extra_context={
+                "project_slug": "alt-backend",
+                "serverless_flavour": "osls",
+                "aws_credentials": "oidc",
+                "serverless_org": "acme",
+                "language": "en",
+            }
+        )
+    assert result.exit_code == 0, result.exception
+    return Path(result.project_path)
+
+
 MARIADB_BINARIES = ("mariadbd", "mariadb-install-db", "mariadb-admin", "mysqld_safe")
 
 

@@ -9,29 +9,10 @@ from typing import Any
 
 import pytest
 import yaml
-from pytest_cookies.plugin import Cookies
 
 from tests.conftest import project_env, run, tool
 
 WORKFLOWS = ("ci.yml", "deploy.yml")
-
-
-@pytest.fixture(scope="session")
-def alternative_project(cookies_session: Cookies) -> Path:
-    """A bake with the other deployment choices (osls, OIDC, an org, English), rendered without uv."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CHALLENGE_BACKEND_SKIP_UV", "1")
-        result = cookies_session.bake(
-            extra_context={
-                "project_slug": "alt-backend",
-                "serverless_flavour": "osls",
-                "aws_credentials": "oidc",
-                "serverless_org": "acme",
-                "language": "en",
-            }
-        )
-    assert result.exit_code == 0, result.exception
-    return Path(result.project_path)
 
 
 @pytest.fixture(params=["default", "alternative"])

@@ -89,10 +89,12 @@ def v4_package(default_project: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 @pytest.fixture(scope="session")
 def osls_package(cookies_session: Cookies, tmp_path_factory: pytest.TempPathFactory) -> Package:
-    result = cookies_session.bake(extra_context={"serverless_flavour": "osls", "project_slug": "osls-backend"})
+    """The osls flavour on the other Python version the template offers, so both runtimes are packaged and run."""
+    context = {"serverless_flavour": "osls", "project_slug": "osls-backend", "python_version": "3.13"}
+    result = cookies_session.bake(extra_context=context)
     assert result.exit_code == 0, result.exception
     project = copy_project(Path(result.project_path), tmp_path_factory.mktemp("osls") / "osls-backend")
-    return build_package(project, "osls", "3.12")
+    return build_package(project, "osls", "3.13")
 
 
 @pytest.fixture(params=["v4", "osls"])
@@ -121,7 +123,7 @@ def test_zip_ships_runtime_code_only(package: Package) -> None:
     assert [name for name in names if "__pycache__" in name and name.startswith("app/")] == []
 
 
-def test_unzipped_package_answers_an_http_api_event(package: Package, tmp_path: Path) -> None:
+def test_unzipped_package_answers_an_http_api_event(package: Package, tmp_path: Path, summary: list[str]) -> None:
     """The zip, unpacked into a fresh read-only folder, serves GET /health through main.handler, as Lambda does."""
     with zipfile.ZipFile(package.zip_path) as archive:
         archive.extractall(tmp_path / "task")
@@ -149,14 +151,36 @@ def test_unzipped_package_answers_an_http_api_event(package: Package, tmp_path: 
     env = {"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", **LAMBDA_ENV}
     output = run([package.python, "-c", script], task, env)
     assert json.loads(output.strip().splitlines()[-1])["body"] == '{"status":"ok"}'
+    version = run([package.python, "-c", "import sys; print(sys.version.split()[0])"], task).strip()
+    summary.append(
+        f"{package.infra.parent.name} unzipped package: GET /health via main.handler -> 200 (Python {version})"
+    )
     for path in [task, *task.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
 
 
-def test_cloudformation_passes_cfn_lint(package: Package) -> None:
+def test_cloudformation_passes_cfn_lint(package: Package, summary: list[str]) -> None:
     template = package.infra / ".serverless" / "cloudformation-template-update-stack.json"
     # W3005 (redundant DependsOn) is what Serverless itself generates for the HTTP API integration; not ours to fix.
     run([tool("cfn-lint"), str(template), "--ignore-checks", "W3005"], package.infra)
+    summary.append(f"{package.infra.parent.name} cfn-lint {template.name}: passed")
+
+
+def test_runtime_matches_the_chosen_python(package: Package) -> None:
+    template = json.loads((package.infra / ".serverless" / "cloudformation-template-update-stack.json").read_text())
+    functions = [res for res in template["Resources"].values() if res["Type"] == "AWS::Lambda::Function"]
+    version = run([package.python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], package.infra).strip()
+    assert [function["Properties"]["Runtime"] for function in functions] == [f"python{version}"]
+    assert [function["Properties"]["Handler"] for function in functions] == ["main.handler"]
+
+
+@pytest.mark.parametrize("bake", ["default_project", "alternative_project"])
+def test_package_lock_records_no_download_urls(request: pytest.FixtureRequest, bake: str) -> None:
+    project: Path = request.getfixturevalue(bake)
+    lock = json.loads((project / "infra" / "package-lock.json").read_text())
+    assert all("resolved" not in entry for entry in lock["packages"].values())
+    package_json = json.loads((project / "infra" / "package.json").read_text())
+    assert lock["packages"][""]["devDependencies"] == package_json["devDependencies"]
 
 
 def test_makefile_refuses_to_deploy_without_database_settings(default_project: Path) -> None:

@@ -58,9 +58,11 @@ def documented_commands(project: Path) -> set[str]:
     return commands
 
 
-def test_every_documented_command_is_classified(default_project: Path) -> None:
+@pytest.mark.parametrize("bake", ["default_project", "alternative_project"])
+def test_every_documented_command_is_classified(request: pytest.FixtureRequest, bake: str) -> None:
+    project: Path = request.getfixturevalue(bake)
     known = RUN_HERE | set(PROVEN_ELSEWHERE) | set(NOT_HERE)
-    assert documented_commands(default_project) - known == set()
+    assert documented_commands(project) - known == set()
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from tests.conftest import COOKIECUTTER_JSON, TEMPLATE_ROOT
+import pytest
+
+from tests.conftest import COOKIECUTTER_JSON, TEMPLATE_ROOT, project_env, run
 
 README = (TEMPLATE_ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -30,3 +33,16 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert commands == ["uv run pytest"]
     ci_script = (TEMPLATE_ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert re.search(rf"^{re.escape(commands[0])}\b", ci_script, flags=re.MULTILINE)
+
+
+@pytest.mark.slow
+def test_readme_bake_command_produces_a_synced_project(tmp_path: Path) -> None:
+    """The README's first command, pointed at this checkout, bakes the default project with a synced .venv."""
+    commands = re.findall(r"^# 1\. .*\n(.+)$", README, flags=re.MULTILINE)
+    assert commands == ["uvx cookiecutter path/to/cookiecutter-challenge-backend"]
+    command = commands[0].replace("path/to/cookiecutter-challenge-backend", str(TEMPLATE_ROOT)).split()
+    output = run([*command, "--no-input", "--output-dir", str(tmp_path)], tmp_path, project_env())
+    project = tmp_path / "challenge-backend"
+    assert (project / "main.py").is_file() and (project / "uv.lock").is_file()
+    assert (project / ".venv" / "bin" / "python").exists()
+    assert "[uv] install the virtual environment" in output
