@@ -22,6 +22,12 @@ SKIP_UV_ENV = "CHALLENGE_BACKEND_SKIP_UV"
 PRUNE_TABLE: dict[tuple[str, str], tuple[str, ...]] = {
     ("use_docker", "no"): ("Dockerfile", "docker-compose.yml", ".dockerignore"),
     ("use_github_actions", "no"): (".github",),
+    ("lint_stack", "ruff"): (".flake8",),
+    ("include_example_module", "no"): (
+        "app/module/challenge",
+        "tests/test_challenge.py",
+        "migrations/versions/2026_11_26_0000-0001_create_challenge.py",
+    ),
 }
 # requirements.txt feeds the Lambda package: runtime dependencies only, without the dev, server and migration groups.
 EXPORT_COMMAND = (

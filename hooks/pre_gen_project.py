@@ -62,6 +62,7 @@ LANGUAGES = ("ko", "en")
 YES_NO = ("yes", "no")
 SERVERLESS_FLAVOURS = ("v4", "osls")
 AWS_CREDENTIALS = ("access_keys", "oidc")
+LINT_STACKS = ("black_isort_flake8", "ruff")
 
 # The slug names the folder, the pyproject package and the Serverless service. Lambda function names
 # ("<service>-<stage>-api") are limited to 64 characters, hence 40 + 16 + the fixed parts.
@@ -158,6 +159,8 @@ CHECKS: dict[str, Check] = {
     "db_pool_timeout": integer(1, 300),
     "db_connect_timeout": integer(1, 60),
     "language": one_of(LANGUAGES),
+    "lint_stack": one_of(LINT_STACKS),
+    "include_example_module": one_of(YES_NO),
     "use_docker": one_of(YES_NO),
     "use_github_actions": one_of(YES_NO),
     "aws_credentials": one_of(AWS_CREDENTIALS),

@@ -88,20 +88,23 @@ def default_project(default_bake: Result) -> Path:
     return Path(default_bake.project_path)
 
 
+ALTERNATIVE_ANSWERS = {
+    "project_slug": "alt-backend",
+    "serverless_flavour": "osls",
+    "aws_credentials": "oidc",
+    "serverless_org": "acme",
+    "language": "en",
+    "lint_stack": "ruff",
+    "include_example_module": "no",
+}
+
+
 @pytest.fixture(scope="session")
 def alternative_project(cookies_session: Cookies) -> Path:
-    """A bake with the other deployment choices (osls, OIDC, an org, English), rendered without uv."""
+    """A bake with the other choices (osls, OIDC, an org, English, ruff, no example module), rendered without uv."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CHALLENGE_BACKEND_SKIP_UV", "1")
-        result = cookies_session.bake(
-            extra_context={
-                "project_slug": "alt-backend",
-                "serverless_flavour": "osls",
-                "aws_credentials": "oidc",
-                "serverless_org": "acme",
-                "language": "en",
-            }
-        )
+        result = cookies_session.bake(extra_context=dict(ALTERNATIVE_ANSWERS))
     assert result.exit_code == 0, result.exception
     return Path(result.project_path)
 
@@ -160,12 +163,24 @@ def summary(request: pytest.FixtureRequest) -> list[str]:
     return request.config.stash.setdefault(_SUMMARY_KEY, [])
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker, hand the summary lines to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["baked_summary"] = session.config.stash.get(_SUMMARY_KEY, [])
+
+
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the pytest-xdist controller, collect a worker's summary lines."""
+    node.config.stash.setdefault(_SUMMARY_KEY, []).extend(node.workeroutput.get("baked_summary", []))
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     """Show the baked projects' own results, so CI logs prove what ran (e.g. the MariaDB-backed suite)."""
     lines = config.stash.get(_SUMMARY_KEY, [])
     if lines:
         terminalreporter.section("baked project results")
-        for line in lines:
+        for line in sorted(lines):
             terminalreporter.write_line(line)
 
 

@@ -97,7 +97,12 @@ def osls_package(cookies_session: Cookies, tmp_path_factory: pytest.TempPathFact
     return build_package(project, "osls", "3.13")
 
 
-@pytest.fixture(params=["v4", "osls"])
+@pytest.fixture(
+    params=[
+        pytest.param("v4", marks=pytest.mark.xdist_group("package-v4")),
+        pytest.param("osls", marks=pytest.mark.xdist_group("package-osls")),
+    ]
+)
 def package(request: pytest.FixtureRequest) -> Package:
     return request.getfixturevalue(f"{request.param}_package")  # type: ignore[no-any-return]
 

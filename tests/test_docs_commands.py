@@ -26,6 +26,8 @@ RUN_HERE = {
     "uv run black . && uv run isort . && uv run flake8 . && uv run mypy .",
     'uv run alembic revision --autogenerate -m "설명"',
     'uv run alembic revision --autogenerate -m "message"',
+    "uv run ruff format --check . && uv run ruff check . && uv run mypy .",
+    "uv run ruff format . && uv run ruff check --fix . && uv run mypy .",
 }
 # Commands proven elsewhere in the suite.
 PROVEN_ELSEWHERE = {

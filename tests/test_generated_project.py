@@ -33,6 +33,7 @@ def test_generated_suite_passes_on_sqlite(default_project: Path, summary: list[s
 
 
 @pytest.mark.mariadb
+@pytest.mark.xdist_group("mariadb")
 def test_generated_suite_passes_on_mariadb(default_project: Path, mariadb_url: str, summary: list[str]) -> None:
     env = project_env(TEST_DATABASE_URL=mariadb_url, TEST_REQUIRE_DATABASE_URL="1")
     output = run(PYTEST, default_project, env)
@@ -51,6 +52,7 @@ def test_generated_suite_refuses_to_fall_back_when_a_database_is_required(defaul
 
 
 @pytest.mark.mariadb
+@pytest.mark.xdist_group("mariadb")
 def test_alembic_upgrade_check_downgrade_on_mariadb(
     default_project: Path, mariadb_url: str, summary: list[str]
 ) -> None:

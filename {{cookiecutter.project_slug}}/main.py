@@ -11,7 +11,9 @@ from app.api.health import router as health_router
 from app.common.enums import Environment
 from app.common.errors import register_exception_handlers
 from app.common.settings import get_settings
+{%- if cookiecutter.include_example_module == "yes" %}
 from app.module.challenge.router import router as challenge_router
+{%- endif %}
 
 
 def create_app() -> FastAPI:
@@ -27,7 +29,9 @@ def create_app() -> FastAPI:
     )
     register_exception_handlers(application)
     application.include_router(health_router)
+{%- if cookiecutter.include_example_module == "yes" %}
     application.include_router(challenge_router)
+{%- endif %}
     return application
 
 

@@ -101,12 +101,14 @@ def test_rest_api_v1_health() -> None:
     response = handler(rest_api_v1_event("GET", "/health"), FakeLambdaContext())
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == {"status": "ok"}
+{%- if cookiecutter.include_example_module == "yes" %}
 
 
 def test_http_api_v2_validation_error_keeps_the_common_shape() -> None:
     response = handler(http_api_v2_event("POST", "/challenges", body=json.dumps({"title": ""})), FakeLambdaContext())
     assert response["statusCode"] == 422
     assert json.loads(response["body"])["error"]["code"] == "validation_error"
+{%- endif %}
 
 
 @pytest.mark.parametrize("make_event", [http_api_v2_event, rest_api_v1_event], ids=["v2", "v1"])

@@ -1,0 +1,117 @@
+"""Options compose and a disabled one leaves no trace.
+
+Full bakes: the base context (the defaults, proven by the default bake's tests) plus one non-default value at a time,
+each synced with uv and checked with its own linters and test suite. Render-only: every combination of the on/off
+options, the lint stack and the language, swept for leftovers, traces, empty folders and unparsable files.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+from pytest_cookies.plugin import Cookies
+
+from tests.conftest import ALTERNATIVE_ANSWERS, default_context, project_env, run
+from tests.test_bake import UNRENDERED, project_files, strip_github_expressions
+
+# Every non-default value of every option; the defaults are the default bake.
+SINGLE_OVERRIDES = [
+    ("use_docker", "no"),
+    ("use_github_actions", "no"),
+    ("lint_stack", "ruff"),
+    ("include_example_module", "no"),
+    ("language", "en"),
+    ("python_version", "3.13"),
+    ("serverless_flavour", "osls"),
+    ("aws_credentials", "oidc"),
+]
+# Text that must not appear anywhere in a project where the option has this value.
+TRACES: dict[tuple[str, str], re.Pattern[str]] = {
+    ("use_docker", "no"): re.compile(r"Dockerfile|docker-compose|docker compose|\.dockerignore"),
+    ("use_github_actions", "no"): re.compile(r"GitHub Actions|\.github/workflows"),
+    ("include_example_module", "no"): re.compile(r"module\.challenge|/challenges|ChallengeCreate|challenge_not_found"),
+    ("lint_stack", "ruff"): re.compile(r"\bblack\b|\bflake8\b|isort>=|uv run (--frozen )?isort|\bBlack\b"),
+    ("lint_stack", "black_isort_flake8"): re.compile(r"\bruff\b"),
+    ("language", "en"): re.compile(r"[\uac00-\ud7a3]"),
+    ("serverless_flavour", "osls"): re.compile(r"SERVERLESS_ACCESS_KEY|SERVERLESS_ORG|^org:", re.MULTILINE),
+    ("aws_credentials", "oidc"): re.compile(r"AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY"),
+    ("aws_credentials", "access_keys"): re.compile(r"AWS_DEPLOY_ROLE_ARN|id-token"),
+}
+ON_OFF = ["use_docker", "use_github_actions", "include_example_module"]
+COMBINATIONS = [
+    dict(zip([*ON_OFF, "lint_stack", "language"], values))
+    for values in itertools.product(*([["yes", "no"]] * len(ON_OFF)), ["black_isort_flake8", "ruff"], ["ko", "en"])
+]
+
+
+def lint_commands(lint_stack: str) -> list[list[str]]:
+    """The linters a project of this stack configures (mypy --strict with both)."""
+    if lint_stack == "ruff":
+        return [["ruff", "format", "--check", "."], ["ruff", "check", "."], ["mypy", "."]]
+    return [["black", "--check", "."], ["isort", "--check-only", "."], ["flake8", "."], ["mypy", "."]]
+
+
+def assert_clean(project: Path, answers: dict[str, str]) -> None:
+    """No unrendered syntax, no trace of a disabled choice, no empty folder."""
+    problems = []
+    for path in project_files(project):
+        text = path.read_text(encoding="utf-8")
+        relative = path.relative_to(project)
+        if UNRENDERED.search(strip_github_expressions(text)):
+            problems.append(f"{relative}: unrendered template syntax")
+        for (name, value), trace in TRACES.items():
+            if answers.get(name) == value and path.name != "uv.lock" and (match := trace.search(text)):
+                problems.append(f"{relative}: {name}={value} but found {match.group(0)!r}")
+    for folder in project.rglob("*"):
+        if folder.is_dir() and ".venv" not in folder.parts and not any(folder.iterdir()):
+            problems.append(f"{folder.relative_to(project)}: empty folder")
+    assert problems == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "value"), SINGLE_OVERRIDES, ids=[f"{n}:{v}" for n, v in SINGLE_OVERRIDES])
+def test_one_option_at_a_time_bakes_lints_and_passes_its_suite(cookies: Cookies, name: str, value: str) -> None:
+    result = cookies.bake(extra_context={name: value})
+    assert result.exit_code == 0, result.exception
+    project = Path(result.project_path)
+    answers = {**result.context, name: value}
+    assert_clean(project, answers)
+    env = project_env()
+    for command in lint_commands(answers["lint_stack"]):
+        run(["uv", "run", "--frozen", *command], project, env)
+    output = run(["uv", "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
+    assert " passed" in output and "failed" not in output and "skipped" not in output
+
+
+@pytest.mark.parametrize(
+    "answers", COMBINATIONS, ids=["-".join(f"{key}:{value}" for key, value in c.items()) for c in COMBINATIONS]
+)
+def test_every_combination_renders_clean(
+    cookies: Cookies, monkeypatch: pytest.MonkeyPatch, answers: dict[str, str]
+) -> None:
+    monkeypatch.setenv("CHALLENGE_BACKEND_SKIP_UV", "1")
+    result = cookies.bake(extra_context=answers)
+    assert result.exit_code == 0, result.exception
+    project = Path(result.project_path)
+    assert_clean(project, answers)
+    for path in project_files(project):
+        if path.suffix == ".py":
+            compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    if answers["language"] == "ko":
+        assert re.search(r"[\uac00-\ud7a3]", (project / "README.md").read_text())
+
+
+@pytest.mark.parametrize(("name", "value"), list(TRACES), ids=[f"{n}:{v}" for n, v in TRACES])
+def test_each_trace_pattern_finds_its_option_when_enabled(
+    default_project: Path, alternative_project: Path, name: str, value: str
+) -> None:
+    """Guards the sweep above: a pattern that matched nothing would make it pass vacuously."""
+    project = next(
+        candidate
+        for candidate, answers in ((default_project, default_context()), (alternative_project, ALTERNATIVE_ANSWERS))
+        if answers[name] != value
+    )
+    assert any(TRACES[name, value].search(path.read_text(encoding="utf-8")) for path in project_files(project))
