@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import unicodedata
 from collections.abc import Callable, Mapping
 
 ANSWERS: dict[str, object] = json.loads(r"""{{ cookiecutter | tojson }}""")
@@ -75,7 +76,8 @@ DB_NAME_RE = re.compile(r"^(?![0-9]+$)[A-Za-z0-9_]{1,64}$")
 DB_USER_RE = re.compile(r"^(?![0-9]+$)[A-Za-z0-9_]{1,32}$")
 HOST_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
-CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters, line and paragraph separators, and lone surrogates break "one line of text" in some file.
+LINE_BREAKING_CATEGORIES = {"Cc", "Cs", "Zl", "Zp"}
 
 Check = Callable[[str], "str | None"]
 
@@ -88,8 +90,8 @@ def free_text(max_length: int, required: bool = True) -> Check:
             return "must not be empty"
         if value != value.strip():
             return "must not start or end with spaces"
-        if CONTROL_RE.search(value):
-            return "must be a single line without control characters (tabs, newlines)"
+        if any(unicodedata.category(character) in LINE_BREAKING_CATEGORIES for character in value):
+            return "must be a single line without control characters (tabs, newlines, line separators)"
         if len(value) > max_length:
             return f"must be at most {max_length} characters (got {len(value)})"
         return None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import COOKIECUTTER_JSON, TEMPLATE_ROOT, project_env, run
+from tests.conftest import COOKIECUTTER_JSON, TEMPLATE_ROOT, project_env, run, tool
 
 README = (TEMPLATE_ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -46,3 +46,10 @@ def test_readme_bake_command_produces_a_synced_project(tmp_path: Path) -> None:
     assert (project / "main.py").is_file() and (project / "uv.lock").is_file()
     assert (project / ".venv" / "bin" / "python").exists()
     assert "[uv] install the virtual environment" in output
+
+
+def test_template_workflow_matches_the_github_schema() -> None:
+    workflow = TEMPLATE_ROOT / ".github" / "workflows" / "ci.yml"
+    run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(workflow)], TEMPLATE_ROOT)
+    text = workflow.read_text()
+    assert '["3.12", "3.13"]' in text and "bash .ci/run" in text

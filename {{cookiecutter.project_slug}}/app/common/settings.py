@@ -21,7 +21,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     environment: Environment = Environment.LOCAL
-    app_name: str = {{ cookiecutter.project_name | tojson }}
+{#- The project name as a Python string literal (single-line, checked by the pre-gen hook), quoted the way black
+    and ruff format would quote it. #}
+{%- set name = cookiecutter.project_name | replace('\\', '\\\\') %}
+{%- if '"' in name and "'" not in name %}
+    app_name: str = '{{ name }}'
+{%- else %}
+    app_name: str = "{{ name | replace('"', '\\"') }}"
+{%- endif %}
 
     # A full SQLAlchemy URL overrides the DB_* parts (tests and one-off tools use it).
     database_url: SecretStr | None = None

@@ -1,0 +1,170 @@
+"""Regeneration and updates: cruft create from a local clone, lossless `cruft update`, a reported conflict,
+byte-identical bakes for the same answers and template version, and `cookiecutter --replay`."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import shutil
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEMPLATE_ROOT, project_env, run, tool
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("updates")]
+
+TEMPLATE_PARTS = ("cookiecutter.json", "hooks", "{{cookiecutter.project_slug}}")
+GIT = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.com", "-c", "init.defaultBranch=main"]
+# What cruft update applies between two commits; state the post-gen hook produces is in [tool.cruft] skip.
+QUIET_UPDATE = {"CHALLENGE_BACKEND_SKIP_UV": "1"}
+
+
+def git(cwd: Path, *args: str) -> str:
+    return run([*GIT, *args], cwd)
+
+
+@pytest.fixture
+def template_repo(tmp_path: Path) -> Iterator[Path]:
+    """A git repository holding this template as it is in the working tree (commit A)."""
+    repo = tmp_path / "template"
+    repo.mkdir()
+    for part in TEMPLATE_PARTS:
+        source = TEMPLATE_ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, repo / part)
+    git(repo, "init", "--quiet")
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "-m", "A")
+    yield repo
+
+
+def template_change(repo: Path, relative: str, old: str | None, new: str, message: str) -> None:
+    """Commit a change to one file of the template's project folder (append when old is None)."""
+    path = repo / "{{cookiecutter.project_slug}}" / relative
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + new if old is None else text.replace(old, new), encoding="utf-8")
+    git(repo, "commit", "--quiet", "--all", "-m", message)
+
+
+@pytest.fixture
+def project(template_repo: Path, tmp_path: Path) -> Path:
+    """`cruft create` from the local template repository (uv steps included), committed to its own repository."""
+    output = tmp_path / "projects"
+    run(
+        [tool("cruft"), "create", "--no-input", str(template_repo), "--output-dir", str(output)],
+        tmp_path,
+        project_env(),
+    )
+    project = output / "challenge-backend"
+    assert (project / "uv.lock").is_file() and (project / ".venv").is_dir()
+    git(project, "init", "--quiet")
+    git(project, "add", "--all")
+    git(project, "commit", "--quiet", "-m", "Generated from the template")
+    return project
+
+
+def cruft_update(project: Path) -> str:
+    return run([tool("cruft"), "update", "--skip-apply-ask"], project, project_env(**QUIET_UPDATE))
+
+
+def test_cruft_create_records_the_template_and_skips_project_state(project: Path, template_repo: Path) -> None:
+    state = json.loads((project / ".cruft.json").read_text())
+    assert state["template"] == str(template_repo)
+    assert state["commit"] == git(template_repo, "rev-parse", "HEAD").strip()
+    skip = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["cruft"]["skip"]
+    assert {"uv.lock", "requirements.txt", ".venv", "migrations/versions"} <= set(skip)
+    run([tool("cruft"), "check"], project)
+
+
+def test_update_brings_template_changes_and_keeps_local_work(
+    project: Path, template_repo: Path, summary: list[str]
+) -> None:
+    (project / "README.md").write_text((project / "README.md").read_text() + "\nTeam notes: keep this.\n")
+    (project / "app" / "team_notes.py").write_text('"""Notes the team added."""\n')
+    lock_before = (project / "uv.lock").read_bytes()
+    git(project, "add", "--all")
+    git(project, "commit", "--quiet", "-m", "Local work")
+    template_change(template_repo, "CLAUDE.md", None, "- Rule added by template change B.\n", "B")
+    template_change(template_repo, ".gitignore", None, "*.tmp\n", "B2")
+
+    output = cruft_update(project)
+
+    assert "- Rule added by template change B." in (project / "CLAUDE.md").read_text()
+    assert (project / ".gitignore").read_text().endswith("*.tmp\n")
+    assert (project / "README.md").read_text().endswith("Team notes: keep this.\n")
+    assert (project / "app" / "team_notes.py").is_file()
+    assert (project / "uv.lock").read_bytes() == lock_before
+    assert list(project.rglob("*.rej")) == []
+    assert "conflict" not in output.lower()
+    run([tool("cruft"), "check"], project)
+    summary.append("cruft update (template B vs local edits): B applied, local edits and new file kept, no .rej")
+
+
+def test_conflicting_update_is_reported_and_keeps_both_sides(
+    project: Path, template_repo: Path, summary: list[str]
+) -> None:
+    claude = project / "CLAUDE.md"
+    first_rule = next(line for line in claude.read_text().splitlines() if line.startswith("1. "))
+    claude.write_text(claude.read_text().replace(first_rule, "1. Local team rule."))
+    git(project, "commit", "--quiet", "--all", "-m", "Local rule")
+    template_change(template_repo, "CLAUDE.md", first_rule, "1. Template rule from change B.", "B conflicts")
+
+    output = cruft_update(project)
+
+    assert "with conflicts" in output
+    text = claude.read_text()
+    assert "<<<<<<<" in text and "1. Local team rule." in text and "1. Template rule from change B." in text
+    status = git(project, "status", "--porcelain")
+    assert "UU CLAUDE.md" in status
+    summary.append("cruft update (conflicting B): reported 'with conflicts', both sides kept in conflict markers")
+
+
+def tree_differences(left: Path, right: Path) -> list[str]:
+    """Relative paths whose presence or bytes differ between two trees (virtual environments left out)."""
+    comparison = filecmp.dircmp(left, right, ignore=[".venv", "__pycache__"])
+    differences: list[str] = []
+
+    def walk(node: filecmp.dircmp[str], prefix: str) -> None:
+        differences.extend(prefix + name for name in node.left_only + node.right_only + node.funny_files)
+        _, mismatch, errors = filecmp.cmpfiles(node.left, node.right, node.common_files, shallow=False)
+        differences.extend(prefix + name for name in mismatch + errors)
+        for name, child in node.subdirs.items():
+            walk(child, f"{prefix}{name}/")
+
+    walk(comparison, "")
+    return differences
+
+
+def test_same_answers_and_template_give_byte_identical_projects(tmp_path: Path) -> None:
+    """uv resolves up to the template's cut-off date, so the lock file is the same on any day."""
+    projects = []
+    for name in ("first", "second"):
+        output = tmp_path / name
+        run(
+            [tool("cookiecutter"), "--no-input", str(TEMPLATE_ROOT), "--output-dir", str(output)],
+            tmp_path,
+            project_env(),
+        )
+        projects.append(output / "challenge-backend")
+    assert tree_differences(*projects) == []
+    cutoff = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text())["_dependency_cutoff"]
+    assert f'exclude-newer = "{cutoff}"' in (projects[0] / "uv.lock").read_text()
+
+
+def test_replay_reproduces_a_bake(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"replay_dir: {tmp_path / 'replay'}\ncookiecutters_dir: {tmp_path / 'cookiecutters'}\n")
+    env = project_env(**QUIET_UPDATE)
+    base = [tool("cookiecutter"), "--config-file", str(config), str(TEMPLATE_ROOT)]
+    run(
+        [*base, "--no-input", "--output-dir", str(tmp_path / "first"), "language=en", "project_name=Replay Me"],
+        tmp_path,
+        env,
+    )
+    run([*base, "--replay", "--output-dir", str(tmp_path / "second")], tmp_path, env)
+    assert tree_differences(tmp_path / "first" / "replay-me", tmp_path / "second" / "replay-me") == []
