@@ -23,15 +23,16 @@ LAMBDA_ENV = {"ENVIRONMENT": "dev", "DB_HOST": "db.invalid", "DB_PASSWORD": "pla
 # What `make package` needs from the deploying shell (SERVERLESS_ORG only matters to the v4 flavour).
 PACKAGE_ENV = {**LAMBDA_ENV, "SERVERLESS_ORG": "example-org"}
 OSLS = "osls@4.3.1"
+# The app ships sources plus unchecked-hash bytecode; dependencies ship bytecode only (plugins/compile-bytecode.js).
 REQUIRED_ENTRIES = [
     "main.py",
     "app/__init__.py",
     "app/module/challenge/router.py",
-    "fastapi/__init__.py",
-    "mangum/__init__.py",
-    "sqlalchemy/__init__.py",
-    "aiomysql/__init__.py",
-    "pydantic_settings/__init__.py",
+    "fastapi/__init__.pyc",
+    "mangum/__init__.pyc",
+    "sqlalchemy/__init__.pyc",
+    "aiomysql/__init__.pyc",
+    "pydantic_settings/__init__.pyc",
 ]
 FORBIDDEN_PREFIXES = ("tests/", ".venv/", "node_modules/", "infra/", "migrations/", "docs/", "examples/", ".git")
 FORBIDDEN_FILES = {"uv.lock", "pyproject.toml", ".env", ".env.example", "alembic.ini", "README.md", "CLAUDE.md"}
@@ -44,6 +45,7 @@ class Package:
     infra: Path
     zip_path: Path
     python: str
+    python_version: str
 
 
 def find_python(version: str) -> str:
@@ -78,7 +80,7 @@ def build_package(project: Path, flavour: str, python_version: str) -> Package:
     run(make, infra, project_env(PYTHON_BIN=python, **PACKAGE_ENV), timeout=900)
     zips = list((infra / ".serverless").glob("*.zip"))
     assert len(zips) == 1, zips
-    return Package(infra, zips[0], python)
+    return Package(infra, zips[0], python, python_version)
 
 
 @pytest.fixture(scope="session")
@@ -113,6 +115,8 @@ def test_zip_has_the_app_at_its_root_with_dependencies(package: Package, summary
         unzipped = sum(info.file_size for info in archive.infolist())
     missing = [entry for entry in REQUIRED_ENTRIES if entry not in names]
     assert missing == []
+    tag = "cpython-" + package.python_version.replace(".", "")
+    assert f"__pycache__/main.{tag}.pyc" in names and f"app/__pycache__/__init__.{tag}.pyc" in names
     zipped = package.zip_path.stat().st_size
     summary.append(
         f"{package.infra.parent.name} package: {zipped / 1e6:.1f} MB zipped, {unzipped / 1e6:.1f} MB unzipped, "
@@ -125,7 +129,8 @@ def test_zip_ships_runtime_code_only(package: Package) -> None:
         names = archive.namelist()
     assert [name for name in names if name.startswith(FORBIDDEN_PREFIXES)] == []
     assert FORBIDDEN_FILES.isdisjoint(names)
-    assert [name for name in names if "__pycache__" in name and name.startswith("app/")] == []
+    assert [name for name in names if name.startswith(("fastapi/", "sqlalchemy/")) and name.endswith(".py")] == []
+    assert [name for name in names if "/tests/" in name or name.endswith(".pyi")] == []
 
 
 def test_unzipped_package_answers_an_http_api_event(package: Package, tmp_path: Path, summary: list[str]) -> None:
@@ -153,9 +158,21 @@ def test_unzipped_package_answers_an_http_api_event(package: Package, tmp_path: 
         "print(json.dumps(response)); "
         "sys.exit(0 if response['statusCode'] == 200 else 1)"
     )
+    # Every module imported from source must have bytecode Python uses without checking (flags == 1:
+    # hash-based, unchecked), or a read-only Lambda would recompile it on every cold start.
+    bytecode_check = (
+        "import importlib.machinery as m, importlib.util as u, os, sys; import main; "
+        f"main.handler({event!r}, None); "
+        "sources = [mod.__spec__.origin for mod in list(sys.modules.values()) if getattr(mod, '__spec__', None) "
+        "and isinstance(mod.__spec__.loader, m.SourceFileLoader) and mod.__spec__.origin.startswith(os.getcwd())]; "
+        "bad = [s for s in sources if not os.path.exists(u.cache_from_source(s)) "
+        "or int.from_bytes(open(u.cache_from_source(s), 'rb').read()[4:8], 'little') != 1]; "
+        "print(len(sources), bad); sys.exit(1 if bad or not sources else 0)"
+    )
     env = {"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", **LAMBDA_ENV}
     output = run([package.python, "-c", script], task, env)
     assert json.loads(output.strip().splitlines()[-1])["body"] == '{"status":"ok"}'
+    run([package.python, "-c", bytecode_check], task, env)
     version = run([package.python, "-c", "import sys; print(sys.version.split()[0])"], task).strip()
     summary.append(
         f"{package.infra.parent.name} unzipped package: GET /health via main.handler -> 200 (Python {version})"
