@@ -15,7 +15,7 @@ from tests.conftest import TEMPLATE_ROOT, run
         ["black", "--check", "."],
         ["isort", "--check-only", "."],
         ["flake8", "."],
-        ["mypy", "hooks", "tests"],
+        ["mypy", "hooks", "tests", "benchmarks"],
     ],
     ids=["black", "isort", "flake8", "mypy"],
 )

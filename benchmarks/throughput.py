@@ -1,0 +1,136 @@
+"""Warm throughput: invocations per second through `main.handler`, and uvicorn under a loopback load generator.
+
+Every loop is bounded in count and time. The load generator speaks plain HTTP/1.1 with keep-alive on 127.0.0.1,
+so it measures the app and server rather than a client library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+from cold_start import HEALTH_EVENT, run_in_task
+
+WARM_SCRIPT = """
+import asyncio, json, sys, time
+import main
+health = {health!r}
+read = dict(health, rawPath="/challenges/1", requestContext=dict(health["requestContext"], http=dict(
+    health["requestContext"]["http"], path="/challenges/1")))
+if {with_database!r}:
+    from app.database.config import get_engine
+    from app.database.models import Base
+
+    async def create_tables():
+        async with get_engine().begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+
+    asyncio.get_event_loop().run_until_complete(create_tables())
+    created = dict(health, rawPath="/challenges", body=json.dumps({{"title": "benchmark"}}),
+                   headers={{"host": "x", "content-type": "application/json"}},
+                   requestContext=dict(health["requestContext"], http=dict(
+                       health["requestContext"]["http"], method="POST", path="/challenges")))
+    assert main.handler(created, None)["statusCode"] == 201
+results = {{}}
+for name, event in [("health", health)] + ([("read", read)] if {with_database!r} else []):
+    for _ in range(50):
+        assert main.handler(event, None)["statusCode"] == 200
+    count, started = 0, time.perf_counter()
+    while count < {max_calls} and time.perf_counter() - started < {seconds}:
+        main.handler(event, None)
+        count += 1
+    results[name] = count / (time.perf_counter() - started)
+print(json.dumps(results))
+"""
+
+
+def warm_invocations(
+    task: Path, python: str, env: dict[str, str], with_database: bool, quick: bool
+) -> dict[str, float]:
+    """Invocations per second of GET /health (and of a read of the example module) in one warm process."""
+    script = WARM_SCRIPT.format(
+        health=HEALTH_EVENT,
+        with_database=with_database,
+        max_calls=2_000 if quick else 20_000,
+        seconds=1.0 if quick else 5.0,
+    )
+    output = run_in_task(python, task, env, script, timeout=300)
+    return {key: float(value) for key, value in json.loads(output).items()}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _client(port: int, requests: int, deadline: float, latencies: list[float]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    try:
+        for _ in range(requests):
+            if time.perf_counter() > deadline:
+                break
+            started = time.perf_counter()
+            writer.write(request)
+            headers = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in headers.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            )
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+    finally:
+        writer.close()
+
+
+async def _load(port: int, connections: int, total_requests: int, seconds: float) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    started = time.perf_counter()
+    per_connection = max(1, total_requests // connections)
+    await asyncio.gather(*(_client(port, per_connection, deadline, latencies) for _ in range(connections)))
+    return len(latencies) / (time.perf_counter() - started), latencies
+
+
+def wait_until_serving(port: int, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit("uvicorn exited before serving")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("uvicorn did not start within 30 s")
+
+
+def uvicorn_load(
+    python: str, app_dir: Path, env: dict[str, str], concurrency: list[int], quick: bool
+) -> dict[int, tuple[float, float, float]]:
+    """Requests/s, p50 and p99 latency (ms) of GET /health per concurrency level, on one uvicorn worker."""
+    port = free_port()
+    command = [python, "-m", "uvicorn", "main:app", "--app-dir", str(app_dir), "--port", str(port)]
+    command += ["--log-level", "warning", "--no-access-log"]
+    server = subprocess.Popen(command, cwd=app_dir, env={**os.environ, **env}, stdout=subprocess.DEVNULL)
+    try:
+        wait_until_serving(port, server)
+        results = {}
+        for connections in concurrency:
+            asyncio.run(_load(port, connections, 200, 2.0))  # warm-up
+            total = 2_000 if quick else 20_000
+            rate, latencies = asyncio.run(_load(port, connections, total, 3.0 if quick else 10.0))
+            cuts = statistics.quantiles(latencies, n=100)
+            results[connections] = (rate, cuts[49] * 1000, cuts[98] * 1000)
+        return results
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
