@@ -89,8 +89,16 @@ def main() -> int:
 
         database = work / "bench.db"
         local_env = {"PATH": os.environ.get("PATH", ""), "ENVIRONMENT": "local", "SQLITE_PATH": str(database)}
-        warm_ours = throughput.warm_invocations(tasks["ours"], python, local_env, True, args.quick)
-        warm_floor = throughput.warm_invocations(tasks["floor"], python, local_env, False, args.quick)
+        # Alternating rounds, median per figure: drift on a shared machine affects both apps alike.
+        rounds = [
+            (
+                throughput.warm_invocations(tasks["ours"], python, local_env, True, args.quick),
+                throughput.warm_invocations(tasks["floor"], python, local_env, False, args.quick),
+            )
+            for _ in range(1 if args.quick else 3)
+        ]
+        warm_ours = {key: statistics.median(ours[key] for ours, _ in rounds) for key in ("health", "read")}
+        warm_floor = {"health": statistics.median(floor["health"] for _, floor in rounds)}
 
         venv_python = str(project / ".venv" / "bin" / "python")
         floor_app = work / "floor-app"

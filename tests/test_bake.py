@@ -4,7 +4,6 @@ and the post-gen hook keeps the project when uv cannot run."""
 from __future__ import annotations
 
 import json
-import os
 import py_compile
 import re
 import tomllib
@@ -189,9 +188,11 @@ def test_choice_outside_its_list_is_rejected_before_rendering(
 
 
 def test_bake_without_uv_on_path_keeps_the_project(
-    cookies: Cookies, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    cookies: Cookies, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("PATH", os.defpath.replace("/usr/local/bin", "/nonexistent"))
+    empty_bin = tmp_path / "empty-bin"  # hooks run with cookiecutter's own interpreter; nothing else is needed
+    empty_bin.mkdir()
+    monkeypatch.setenv("PATH", str(empty_bin))
     result = cookies.bake()
     assert result.exit_code == 0
     project = Path(result.project_path)
