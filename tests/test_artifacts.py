@@ -72,6 +72,8 @@ def test_deploy_migrates_deploys_checks_health_then_releases(project: Path) -> N
     names = step_names(job)
     order = [names.index(name) for name in ("Migrate the database", "Deploy", "Health check", "Release")]
     assert order == sorted(order)
+    setup_python = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/setup-python"))
+    assert setup_python["with"]["python-version"] in {"3.12", "3.13"}
     version_step = next(step for step in job["steps"] if step.get("id") == "version")
     assert "date -u +%Y.%m.%d" in version_step["run"] and "GITHUB_SHA::7" in version_step["run"]
     release = job["steps"][names.index("Release")]["run"]
