@@ -106,8 +106,10 @@ def main() -> int:
         (floor_app / "main.py").write_text(variants.FLOOR_MAIN)
         concurrency = [1, 8] if args.quick else [1, 8, 64]
         database.unlink(missing_ok=True)
-        http_ours = throughput.uvicorn_load(venv_python, project, local_env, concurrency, args.quick)
-        http_floor = throughput.uvicorn_load(venv_python, floor_app, local_env, concurrency, args.quick)
+        http = throughput.uvicorn_load(
+            venv_python, {"ours": project, "floor": floor_app}, local_env, concurrency, args.quick
+        )
+        http_ours, http_floor = http["ours"], http["floor"]
         for task in tasks.values():
             for path in [task, *task.rglob("*")]:
                 path.chmod(path.stat().st_mode | 0o200)

@@ -113,24 +113,45 @@ def wait_until_serving(port: int, server: subprocess.Popen[bytes]) -> None:
     raise SystemExit("uvicorn did not start within 30 s")
 
 
-def uvicorn_load(
-    python: str, app_dir: Path, env: dict[str, str], concurrency: list[int], quick: bool
-) -> dict[int, tuple[float, float, float]]:
-    """Requests/s, p50 and p99 latency (ms) of GET /health per concurrency level, on one uvicorn worker."""
+def start_uvicorn(python: str, app_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """One uvicorn worker serving app_dir's main:app on a free loopback port."""
     port = free_port()
     command = [python, "-m", "uvicorn", "main:app", "--app-dir", str(app_dir), "--port", str(port)]
     command += ["--log-level", "warning", "--no-access-log"]
     server = subprocess.Popen(command, cwd=app_dir, env={**os.environ, **env}, stdout=subprocess.DEVNULL)
+    wait_until_serving(port, server)
+    return server, port
+
+
+def uvicorn_load(
+    python: str, app_dirs: dict[str, Path], env: dict[str, str], concurrency: list[int], quick: bool
+) -> dict[str, dict[int, tuple[float, float, float]]]:
+    """Requests/s, p50 and p99 latency (ms) of GET /health per app and concurrency level.
+
+    All servers run at once and are loaded in alternating rounds (median per figure), so machine drift and warm-up
+    order affect every app alike."""
+    servers = {name: start_uvicorn(python, app_dir, env) for name, app_dir in app_dirs.items()}
+    total, seconds, rounds = (2_000, 3.0, 1) if quick else (10_000, 5.0, 3)
     try:
-        wait_until_serving(port, server)
-        results = {}
+        results: dict[str, dict[int, tuple[float, float, float]]] = {name: {} for name in app_dirs}
         for connections in concurrency:
-            asyncio.run(_load(port, connections, 200, 2.0))  # warm-up
-            total = 2_000 if quick else 20_000
-            rate, latencies = asyncio.run(_load(port, connections, total, 3.0 if quick else 10.0))
-            cuts = statistics.quantiles(latencies, n=100)
-            results[connections] = (rate, cuts[49] * 1000, cuts[98] * 1000)
+            samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in app_dirs}
+            for name, (_, port) in servers.items():
+                asyncio.run(_load(port, connections, 200, 2.0))  # warm-up
+            for _ in range(rounds):
+                for name, (_, port) in servers.items():
+                    rate, latencies = asyncio.run(_load(port, connections, total, seconds))
+                    cuts = statistics.quantiles(latencies, n=100)
+                    samples[name].append((rate, cuts[49] * 1000, cuts[98] * 1000))
+            for name, values in samples.items():
+                rates, p50s, p99s = zip(*values)
+                results[name][connections] = (
+                    statistics.median(rates),
+                    statistics.median(p50s),
+                    statistics.median(p99s),
+                )
         return results
     finally:
-        server.terminate()
-        server.wait(timeout=15)
+        for server, _ in servers.values():
+            server.terminate()
+            server.wait(timeout=15)
