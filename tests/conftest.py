@@ -58,6 +58,18 @@ def run(command: list[str], cwd: Path, env: Mapping[str, str] | None = None, tim
     return output
 
 
+# The formatter/linter commands each lint stack configures in a baked project (mypy --strict runs with both).
+LINT_COMMANDS: dict[str, list[list[str]]] = {
+    "black_isort_flake8": [["black", "--check", "."], ["isort", "--check-only", "."], ["flake8", "."], ["mypy", "."]],
+    "ruff": [["ruff", "format", "--check", "."], ["ruff", "check", "."], ["mypy", "."]],
+}
+
+
+def lint_stack_of(project: Path) -> str:
+    """The lint stack a baked project was generated with, read from its pyproject.toml."""
+    return "ruff" if "[tool.ruff]" in (project / "pyproject.toml").read_text() else "black_isort_flake8"
+
+
 def tool(name: str) -> str:
     """A command-line tool installed in the test environment (beside the running interpreter)."""
     path = Path(sys.executable).parent / name

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import project_env, run, tool
+from tests.conftest import LINT_COMMANDS, lint_stack_of, project_env, run, tool
 
 WORKFLOWS = ("ci.yml", "deploy.yml")
 
@@ -22,10 +22,11 @@ def project(request: pytest.FixtureRequest) -> Path:
 
 
 def linters(project: Path) -> set[str]:
-    """The formatter/linter names of the project's lint stack (mypy runs with both)."""
-    if "[tool.ruff]" in (project / "pyproject.toml").read_text():
-        return {"ruff format", "ruff check", "mypy"}
-    return {"black", "isort", "flake8", "mypy"}
+    """The tool names of the project's lint stack, e.g. "black" or "ruff format" (commands without flags or paths)."""
+    return {
+        " ".join(word for word in command if not word.startswith("-") and word != ".")
+        for command in LINT_COMMANDS[lint_stack_of(project)]
+    }
 
 
 def load_workflow(project: Path, name: str) -> dict[Any, Any]:

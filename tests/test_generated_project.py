@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import project_env, run
+from tests.conftest import LINT_COMMANDS, project_env, run
 
 pytestmark = pytest.mark.slow
 
@@ -66,15 +66,12 @@ def test_alembic_upgrade_check_downgrade_on_mariadb(
     summary.append("alembic upgrade head / check / downgrade base on MariaDB: ok")
 
 
+BANDIT = ["bandit", "-q", "-c", "pyproject.toml", "-r", ".", "--severity-level", "medium"]
+
+
 @pytest.mark.parametrize(
     "command",
-    [
-        ["black", "--check", "."],
-        ["isort", "--check-only", "."],
-        ["flake8", "."],
-        ["mypy", "."],
-        ["bandit", "-q", "-c", "pyproject.toml", "-r", ".", "--severity-level", "medium"],
-    ],
+    [*LINT_COMMANDS["black_isort_flake8"], BANDIT],
     ids=["black", "isort", "flake8", "mypy-strict", "bandit"],
 )
 def test_generated_code_passes_its_linters(default_project: Path, command: list[str]) -> None:

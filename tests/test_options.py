@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pytest_cookies.plugin import Cookies
 
-from tests.conftest import ALTERNATIVE_ANSWERS, default_context, project_env, run
+from tests.conftest import ALTERNATIVE_ANSWERS, LINT_COMMANDS, default_context, project_env, run
 from tests.test_bake import UNRENDERED, project_files, strip_github_expressions
 
 # Every non-default value of every option; the defaults are the default bake.
@@ -47,13 +47,6 @@ COMBINATIONS = [
 ]
 
 
-def lint_commands(lint_stack: str) -> list[list[str]]:
-    """The linters a project of this stack configures (mypy --strict with both)."""
-    if lint_stack == "ruff":
-        return [["ruff", "format", "--check", "."], ["ruff", "check", "."], ["mypy", "."]]
-    return [["black", "--check", "."], ["isort", "--check-only", "."], ["flake8", "."], ["mypy", "."]]
-
-
 def assert_clean(project: Path, answers: dict[str, str]) -> None:
     """No unrendered syntax, no trace of a disabled choice, no empty folder."""
     problems = []
@@ -80,7 +73,7 @@ def test_one_option_at_a_time_bakes_lints_and_passes_its_suite(cookies: Cookies,
     answers = {**result.context, name: value}
     assert_clean(project, answers)
     env = project_env()
-    for command in lint_commands(answers["lint_stack"]):
+    for command in LINT_COMMANDS[answers["lint_stack"]]:
         run(["uv", "run", "--frozen", *command], project, env)
     output = run(["uv", "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
     assert " passed" in output and "failed" not in output and "skipped" not in output
