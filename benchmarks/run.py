@@ -23,7 +23,8 @@ import throughput
 import variants
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
-TARGETS = {"floor": 1.5, "floor_db": 1.1, "plugin_default": 0.4}
+# Cold-start ratio limits from the performance issue; the one against the bare floor is a stretch goal.
+TARGETS = {"floor": (1.5, "stretch target"), "floor_db": (1.1, "target"), "plugin_default": (0.4, "target")}
 LABELS = {
     "ours": "ours (default bake, make package)",
     "floor": "(a) floor: FastAPI + Mangum, one route",
@@ -89,16 +90,22 @@ def main() -> int:
 
         database = work / "bench.db"
         local_env = {"PATH": os.environ.get("PATH", ""), "ENVIRONMENT": "local", "SQLITE_PATH": str(database)}
-        # Alternating rounds, median per figure: drift on a shared machine affects both apps alike.
-        rounds = [
-            (
-                throughput.warm_invocations(tasks["ours"], python, local_env, True, args.quick),
-                throughput.warm_invocations(tasks["floor"], python, local_env, False, args.quick),
-            )
-            for _ in range(1 if args.quick else 3)
-        ]
-        warm_ours = {key: statistics.median(ours[key] for ours, _ in rounds) for key in ("health", "read")}
-        warm_floor = {"health": statistics.median(floor["health"] for _, floor in rounds)}
+        # Alternating rounds (the order flips each round), median per figure: drift on a shared machine and the
+        # position in a round affect both apps alike.
+        warm: dict[str, list[dict[str, float]]] = {"ours": [], "floor": []}
+        for round_number in range(1 if args.quick else 5):
+            order = ["ours", "floor"] if round_number % 2 == 0 else ["floor", "ours"]
+            for name in order:
+                with_database = name == "ours"
+                warm[name].append(
+                    throughput.warm_invocations(tasks[name], python, local_env, with_database, args.quick)
+                )
+        warm_ours = {key: statistics.median(result[key] for result in warm["ours"]) for key in ("health", "read")}
+        warm_floor = {"health": statistics.median(result["health"] for result in warm["floor"])}
+        # The ratio pairs the two measurements of each round, so drift between rounds cancels out.
+        warm_ratio = statistics.median(
+            ours["health"] / floor["health"] for ours, floor in zip(warm["ours"], warm["floor"], strict=True)
+        )
 
         venv_python = str(project / ".venv" / "bin" / "python")
         floor_app = work / "floor-app"
@@ -128,9 +135,9 @@ def main() -> int:
         rows.append([LABELS[name], f"{median:.0f}", f"{low:.0f}-{high:.0f}", f"{zipped:.1f}", f"{unzipped:.1f}"])
     print(table(["package", "median ms", "p25-p75 ms", "zipped MB", "unzipped MB"], rows))
     print()
-    for name, target in TARGETS.items():
+    for name, (limit, kind) in TARGETS.items():
         ratio = medians["ours"] / medians[name]
-        print(f"- ours / {name}: {ratio:.2f} (target <= {target})")
+        print(f"- ours / {name}: {ratio:.2f} ({kind} <= {limit})")
     print(f"- zipped size of ours: {sizes['ours'][0]:.1f} MB (target <= 10)\n")
 
     print("## Warm invocations per second through main.handler\n")
@@ -143,7 +150,7 @@ def main() -> int:
             ],
         )
     )
-    print(f"\n- ours / floor on GET /health: {warm_ours['health'] / warm_floor['health']:.2f} (target >= 0.9)\n")
+    print(f"\n- ours / floor on GET /health, median of per-round ratios: {warm_ratio:.2f} (target >= 0.9)\n")
 
     print("## uvicorn, GET /health, one worker, loopback load generator\n")
     rows = []

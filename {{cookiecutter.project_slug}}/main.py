@@ -7,7 +7,7 @@ no database connection: the engine connects on the first request that needs it.
 from fastapi import FastAPI
 from mangum import Mangum
 
-from app.api.health import router as health_router
+from app.api.health import register_health_routes
 from app.common.enums import Environment
 from app.common.errors import register_exception_handlers
 from app.common.settings import get_settings
@@ -28,7 +28,7 @@ def create_app() -> FastAPI:
         openapi_url="/openapi.json" if show_docs else None,
     )
     register_exception_handlers(application)
-    application.include_router(health_router)
+    register_health_routes(application)
 {%- if cookiecutter.include_example_module == "yes" %}
     application.include_router(challenge_router)
 {%- endif %}
