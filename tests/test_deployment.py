@@ -201,12 +201,13 @@ def test_package_lock_records_no_download_urls(request: pytest.FixtureRequest, b
     assert lock["packages"][""]["devDependencies"] == package_json["devDependencies"]
 
 
-def test_makefile_refuses_to_deploy_without_database_settings(default_project: Path) -> None:
+@pytest.mark.parametrize("target", ["package", "deploy-dev", "remove-prod"])
+def test_makefile_refuses_to_run_serverless_without_database_settings(default_project: Path, target: str) -> None:
     env = project_env()
     for name in ("DB_HOST", "DB_PASSWORD", "SERVERLESS_ORG"):
         env.pop(name, None)
     result = subprocess.run(
-        ["make", "deploy-dev"], cwd=default_project / "infra", env=env, capture_output=True, text=True, check=False
+        ["make", target], cwd=default_project / "infra", env=env, capture_output=True, text=True, check=False
     )
     assert result.returncode != 0
     assert "Missing environment variables: DB_HOST DB_PASSWORD SERVERLESS_ORG" in result.stdout + result.stderr

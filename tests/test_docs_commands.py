@@ -38,7 +38,7 @@ PROVEN_ELSEWHERE = {
 }
 # Commands this machine cannot run, and why.
 NOT_HERE = {
-    "cd infra && make deploy-dev": "needs AWS credentials (test_makefile_refuses_to_deploy_without_database_settings)",
+    "cd infra && make deploy-dev": "needs AWS credentials (refusal without settings: test_makefile_refuses_to_run_*)",
     "cd infra && make deploy-prod": "needs AWS credentials",
     "make deploy-prod": "needs AWS credentials",
     "cd infra && make remove-dev": "needs AWS credentials",
