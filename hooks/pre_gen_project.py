@@ -134,9 +134,12 @@ def integer(low: int, high: int) -> Check:
 def hostname(value: str) -> str | None:
     """Allow a DNS host name or an IPv4 address (what MySQL clients and docker-compose accept)."""
     labels = value.split(".")
-    if len(value) <= 253 and all(HOST_LABEL_RE.fullmatch(label) for label in labels):
-        return None
-    return "allowed: a host name (letters, digits, hyphens, dots) or an IPv4 address"
+    # A numeric last label is never a DNS top-level name, so the value must then be a dotted IPv4 address.
+    if re.fullmatch(r"[0-9]+", labels[-1]):
+        valid = len(labels) == 4 and all(re.fullmatch(r"[0-9]{1,3}", label) and int(label) <= 255 for label in labels)
+    else:
+        valid = len(value) <= 253 and all(HOST_LABEL_RE.fullmatch(label) for label in labels)
+    return None if valid else "allowed: a host name (letters, digits, hyphens, dots) or an IPv4 address"
 
 
 CHECKS: dict[str, Check] = {

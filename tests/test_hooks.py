@@ -26,6 +26,17 @@ def test_default_answers_are_valid(pre_gen: ModuleType) -> None:
     assert pre_gen.find_problems(default_context()) == []
 
 
+def test_every_answer_has_a_check(pre_gen: ModuleType) -> None:
+    """A new variable in cookiecutter.json fails here until the pre-gen hook validates it (private keys excepted)."""
+    public = [name for name in default_context() if not name.startswith("_")]
+    assert list(pre_gen.CHECKS) == public
+
+
+@pytest.mark.parametrize("host", ["localhost", "db", "db.example.com", "127.0.0.1", "10.0.255.1", "my-db-1.internal"])
+def test_host_names_and_ipv4_addresses_are_accepted(pre_gen: ModuleType, host: str) -> None:
+    assert pre_gen.hostname(host) is None
+
+
 def test_hostile_text_reaches_the_hook_as_data(tmp_path: Path) -> None:
     """Quotes, backslashes and triple quotes in an answer neither break the hook nor run as code."""
     marker = tmp_path / "injected"
