@@ -6,9 +6,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
@@ -16,6 +18,7 @@ from typing import Any
 
 import pymysql
 import pytest
+import trustme
 from cookiecutter.environment import StrictEnvironment
 from pytest_cookies.plugin import Cookies, Result
 from pytest_mysql import factories
@@ -121,6 +124,23 @@ def alternative_project(cookies_session: Cookies) -> Path:
     return Path(result.project_path)
 
 
+# How the template's tests run a baked project's own suite. Its one MySQL-only test skips on SQLite, saying why.
+GENERATED_PYTEST = ["uv", "run", "--frozen", "pytest", "-p", "no:cacheprovider", "-rs"]
+MYSQL_ONLY_SKIP = "needs a MySQL server (TEST_DATABASE_URL)"
+
+
+def assert_generated_suite_passed(output: str, on_mysql: bool) -> int:
+    """Nothing failed; nothing skipped on MySQL, only the MySQL-only test on SQLite. Returns the passed count."""
+    assert "failed" not in output, output
+    if on_mysql:
+        assert "skipped" not in output, output
+    else:
+        assert re.search(r"\b1 skipped", output) and MYSQL_ONLY_SKIP in output, output
+    passed = re.search(r"(\d+) passed", output)
+    assert passed, output
+    return int(passed.group(1))
+
+
 MARIADB_BINARIES = ("mariadbd", "mariadb-install-db", "mariadb-admin", "mysqld_safe")
 
 
@@ -130,7 +150,9 @@ def require_commands(*names: str, install_hint: str) -> None:
     if not missing:
         return
     message = f"not installed: {', '.join(missing)} ({install_hint})"
-    if os.environ.get(REQUIRE_TOOLS_ENV, "").strip() in {"1", "true", "yes"} or os.environ.get("CI"):
+    if any(
+        os.environ.get(name, "").strip().lower() not in {"", "0", "false", "no"} for name in (REQUIRE_TOOLS_ENV, "CI")
+    ):
         pytest.fail(f"{message}; CI must run these tests, so this is an error, not a skip", pytrace=False)
     pytest.skip(message)
 
@@ -141,6 +163,28 @@ def mariadb_available() -> None:
     require_commands(*MARIADB_BINARIES, install_hint="apt-get install mariadb-server")
 
 
+MARIADB_PARAMS = "--skip-log-bin --bind-address=127.0.0.1 --skip-name-resolve"
+_MARIADB_CA_KEY = pytest.StashKey[Path]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the throwaway MariaDB server a certificate from a test CA and make it refuse unencrypted TCP connections,
+    so every run of the generated app against it proves the app's connections use TLS."""
+    directory = Path(tempfile.mkdtemp(prefix="mariadb-tls-"))
+    config.add_cleanup(lambda: shutil.rmtree(directory, ignore_errors=True))
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1", "localhost")
+    authority.cert_pem.write_to_path(str(directory / "ca.pem"))
+    certificate.cert_chain_pems[0].write_to_path(str(directory / "server-cert.pem"))
+    certificate.private_key_pem.write_to_path(str(directory / "server-key.pem"))
+    config.stash[_MARIADB_CA_KEY] = directory / "ca.pem"
+    # pytest-mysql reads its server parameters from this option when the factory gives none.
+    config.option.mysql_params = (
+        f"{MARIADB_PARAMS} --ssl-ca={directory / 'ca.pem'} --ssl-cert={directory / 'server-cert.pem'}"
+        f" --ssl-key={directory / 'server-key.pem'} --require-secure-transport=ON"
+    )
+
+
 mariadb_proc = factories.mysql_proc(
     mysqld_exec=shutil.which("mariadbd") or "mariadbd",  # type: ignore[arg-type]
     admin_executable="mariadb-admin",
@@ -148,8 +192,13 @@ mariadb_proc = factories.mysql_proc(
     install_db="mariadb-install-db",
     host="127.0.0.1",
     port=None,
-    params="--skip-log-bin --bind-address=127.0.0.1 --skip-name-resolve",
 )
+
+
+@pytest.fixture(scope="session")
+def mariadb_ca(request: pytest.FixtureRequest) -> Path:
+    """The CA file that signed the throwaway MariaDB server's certificate."""
+    return request.config.stash[_MARIADB_CA_KEY]
 
 
 @pytest.fixture(scope="session")

@@ -64,17 +64,18 @@ def test_ci_reports_template_drift_without_blocking(project: Path) -> None:
     assert any(step.get("run") == "uvx cruft check" for step in job["steps"])
 
 
-def test_deploy_migrates_deploys_checks_health_then_releases(project: Path) -> None:
+def test_deploy_migrates_deploys_checks_readiness_then_releases(project: Path) -> None:
     workflow = load_workflow(project, "deploy.yml")
     assert workflow["on"]["push"]["branches"] == ["main"]
     assert workflow["concurrency"]["cancel-in-progress"] is False
     job = workflow["jobs"]["deploy"]
     assert job["timeout-minutes"] <= 60
     names = step_names(job)
-    order = [names.index(name) for name in ("Migrate the database", "Deploy", "Health check", "Release")]
+    order = [names.index(name) for name in ("Migrate the database", "Deploy", "Readiness check", "Release")]
     assert order == sorted(order)
     setup_python = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/setup-python"))
-    assert setup_python["with"]["python-version"] in {"3.12", "3.13"}
+    assert setup_python["with"]["python-version"] == (project / ".python-version").read_text().strip()
+    assert "$url/health/ready" in job["steps"][names.index("Readiness check")]["run"]
     version_step = next(step for step in job["steps"] if step.get("id") == "version")
     assert "date -u +%Y.%m.%d" in version_step["run"] and "GITHUB_SHA::7" in version_step["run"]
     release = job["steps"][names.index("Release")]["run"]

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.common.settings import get_settings
-from app.database.config import database_url
+from app.database.config import connect_options, database_url
 from app.database.models import Base
 
 config = context.config
@@ -48,7 +48,9 @@ def do_run_migrations(connection: Connection) -> None:
 
 async def run_async_migrations() -> None:
     """Connect with the async driver and run the migrations in a sync facade."""
-    engine = create_async_engine(database_url(get_settings()), poolclass=pool.NullPool)
+    settings = get_settings()
+    url = database_url(settings)
+    engine = create_async_engine(url, poolclass=pool.NullPool, connect_args=connect_options(url, settings))
     async with engine.connect() as connection:
         await connection.run_sync(do_run_migrations)
     await engine.dispose()

@@ -1,7 +1,8 @@
 """The example module end to end over HTTP: create, list, get, validation and 404s in the common error shape."""
 
 import pytest
-from httpx import AsyncClient
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common import messages
 
@@ -66,3 +67,18 @@ async def test_unknown_route_is_a_404_in_the_common_shape(client: AsyncClient) -
     response = await client.get("/no-such-route")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+async def test_a_failed_commit_is_a_500_not_a_201(db_session: AsyncSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session dependency commits before the response is sent, so a failing commit never reports success."""
+    from main import app
+
+    async def failing_commit(self: AsyncSession) -> None:
+        raise RuntimeError("commit failed")
+
+    monkeypatch.setattr(AsyncSession, "commit", failing_commit)
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with AsyncClient(transport=transport, base_url="http://testserver") as http_client:
+        response = await http_client.post("/challenges", json={"title": "never stored"})
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"

@@ -59,6 +59,13 @@ async def test_liveness_answers_ok(client: AsyncClient) -> None:
     assert response.json() == {"status": "ok"}
 
 
+async def test_wrong_method_is_a_405_that_names_the_allowed_methods(client: AsyncClient) -> None:
+    response = await client.put("/health")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+    assert response.json()["error"]["code"] == "http_error"
+
+
 async def test_readiness_answers_ok_when_the_database_is_up(plain_client: AsyncClient) -> None:
     response = await plain_client.get("/health/ready")
     assert response.status_code == 200

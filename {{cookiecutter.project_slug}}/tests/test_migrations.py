@@ -5,10 +5,9 @@ import asyncio
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import inspect
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.common.settings import get_settings
-from app.database.config import database_url
+from app.database.config import create_engine
 from app.database.models import Base
 
 
@@ -16,7 +15,7 @@ def table_names() -> set[str]:
     """Tables in the test database, read with a short-lived engine."""
 
     async def read() -> set[str]:
-        engine = create_async_engine(database_url(get_settings()))
+        engine = create_engine(get_settings())
         async with engine.connect() as connection:
             names = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
         await engine.dispose()

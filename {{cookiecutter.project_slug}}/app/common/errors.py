@@ -1,6 +1,7 @@
 """One JSON shape for every error: {"error": {"code": ..., "message": ..., "details": [...]}}."""
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -37,9 +38,15 @@ def error_body(code: str, message: str, details: list[Any] | None = None) -> dic
     return {"error": {"code": code, "message": message, "details": details or []}}
 
 
-def error_response(status_code: int, code: str, message: str, details: list[Any] | None = None) -> JSONResponse:
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    details: list[Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
     """A JSONResponse in the common error shape."""
-    return JSONResponse(status_code=status_code, content=error_body(code, message, details))
+    return JSONResponse(status_code=status_code, content=error_body(code, message, details), headers=headers)
 
 
 async def handle_error(_: Request, exc: Exception) -> JSONResponse:
@@ -55,7 +62,8 @@ async def handle_error(_: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, StarletteHTTPException):
         if exc.status_code == 404:
             return error_response(404, "not_found", messages.NOT_FOUND)
-        return error_response(exc.status_code, "http_error", str(exc.detail))
+        # Keep the exception's headers: a 405 must say which methods are allowed (Allow), a 401 how to authenticate.
+        return error_response(exc.status_code, "http_error", str(exc.detail), headers=exc.headers)
     # Log the traceback for operators; the client gets no internals (no SQL, no settings, no secrets).
     logger.exception("Unhandled error", exc_info=exc)
     return error_response(500, "internal_error", messages.INTERNAL_ERROR)

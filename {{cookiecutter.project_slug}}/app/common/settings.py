@@ -18,7 +18,8 @@ class SettingsError(RuntimeError):
 class Settings(BaseSettings):
     """Every setting the application reads. Secrets are SecretStr so they never appear in reprs or logs."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # env_ignore_empty: an empty variable (an unset CI secret, `DB_HOST=` in .env) means "use the default".
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     environment: Environment = Environment.LOCAL
 {#- The project name as a Python string literal (single-line, checked by the pre-gen hook), quoted the way black
@@ -40,6 +41,8 @@ class Settings(BaseSettings):
     db_name: str = "{{ cookiecutter.db_name }}"
     db_user: str = "{{ cookiecutter.db_user }}"
     db_password: SecretStr | None = None
+    # A CA bundle file (e.g. the RDS bundle) to verify the MySQL server's certificate; without it TLS is unverified.
+    db_ssl_ca: str | None = None
 
     db_pool_size: int = Field(default=constant.POOL_SIZE, ge=1)
     db_max_overflow: int = Field(default=constant.MAX_OVERFLOW, ge=0)

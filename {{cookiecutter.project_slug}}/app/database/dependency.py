@@ -21,4 +21,6 @@ async def get_session() -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": commit before the response is sent, so a failed commit is a 500 rather than a success the
+# client was already told about (FastAPI's default runs this exit code after the response).
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
