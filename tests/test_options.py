@@ -48,6 +48,18 @@ TRACES: dict[tuple[str, str], re.Pattern[str]] = {
     ("aws_credentials", "oidc"): re.compile(r"AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY"),
     ("aws_credentials", "access_keys"): re.compile(r"AWS_DEPLOY_ROLE_ARN|id-token"),
 }
+# Files an option owns, listed independently of the post-gen hook: absent when the option has this value, present
+# otherwise.
+OWNED_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("use_docker", "no"): ("Dockerfile", "docker-compose.yml", ".dockerignore"),
+    ("use_github_actions", "no"): (".github",),
+    ("lint_stack", "ruff"): (".flake8",),
+    ("include_example_module", "no"): (
+        "app/module/challenge",
+        "tests/test_challenge.py",
+        "migrations/versions/2026_11_26_0000-0001_create_challenge.py",
+    ),
+}
 ON_OFF = ["use_docker", "use_github_actions", "include_example_module"]
 COMBINATIONS = [
     dict(zip([*ON_OFF, "lint_stack", "language"], values))
@@ -56,7 +68,7 @@ COMBINATIONS = [
 
 
 def assert_clean(project: Path, answers: dict[str, str]) -> None:
-    """No unrendered syntax, no trace of a disabled choice, no empty folder."""
+    """No unrendered syntax, no trace or file of a disabled choice (all files of an enabled one), no empty folder."""
     problems = []
     for path in project_files(project):
         text = path.read_text(encoding="utf-8")
@@ -66,6 +78,12 @@ def assert_clean(project: Path, answers: dict[str, str]) -> None:
         for (name, value), trace in TRACES.items():
             if answers.get(name) == value and path.name != "uv.lock" and (match := trace.search(text)):
                 problems.append(f"{relative}: {name}={value} but found {match.group(0)!r}")
+    for (name, value), paths in OWNED_PATHS.items():
+        for owned in paths if name in answers else ():
+            if answers[name] == value and (project / owned).exists():
+                problems.append(f"{owned}: present although {name}={value}")
+            if answers[name] != value and not (project / owned).exists():
+                problems.append(f"{owned}: missing although {name}={answers[name]}")
     for folder in project.rglob("*"):
         if folder.is_dir() and ".venv" not in folder.parts and not any(folder.iterdir()):
             problems.append(f"{folder.relative_to(project)}: empty folder")
