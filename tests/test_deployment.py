@@ -162,14 +162,19 @@ def test_unzipped_package_answers_an_http_api_event(package: Package, tmp_path: 
         "and isinstance(mod.__spec__.loader, m.SourceFileLoader) and mod.__spec__.origin.startswith(os.getcwd())]; "
         "stale = [s for s in sources if not os.path.exists(u.cache_from_source(s)) "
         "or int.from_bytes(open(u.cache_from_source(s), 'rb').read()[4:8], 'little') != 1]; "
-        "print(json.dumps({'response': response, 'sources': len(sources), 'stale': stale, "
+        "outside = sorted(mod.__name__ for mod in list(sys.modules.values()) if getattr(mod, '__file__', None) "
+        "and not mod.__file__.startswith(os.getcwd()) "
+        "and (not mod.__file__.startswith(sys.base_prefix) or 'site-packages' in mod.__file__)); "
+        "print(json.dumps({'response': response, 'sources': len(sources), 'stale': stale, 'outside': outside, "
         "'version': sys.version.split()[0]}))"
     )
     env = {"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", **LAMBDA_ENV}
-    result = json.loads(run([package.python, "-c", script], task, env).strip().splitlines()[-1])
+    # -S: no site-packages of the interpreter, so every dependency must come from the zip (checked by "outside").
+    result = json.loads(run([package.python, "-S", "-c", script], task, env).strip().splitlines()[-1])
     assert result["response"]["statusCode"] == 200
     assert result["response"]["body"] == '{"status":"ok"}'
     assert result["sources"] > 0 and result["stale"] == []
+    assert result["outside"] == []
     summary.append(
         f"{package.infra.parent.name} unzipped package: GET /health via main.handler -> 200 "
         f"(Python {result['version']})"
