@@ -100,11 +100,10 @@ def later_commands() -> str:
     return "\n".join(f"    {' '.join(command)}" for _, command in UV_STEPS)
 
 
-def init_git(project: Path) -> StepFailure | None:
+def init_git(project: Path, git: str | None) -> StepFailure | None:
     """Create a git repository unless one exists already."""
     if (project / ".git").exists():
         return None
-    git = shutil.which("git")
     if git is None:
         return StepFailure("initialise git", "git was not found on PATH")
     result = subprocess.run([git, "init", "--quiet"], cwd=project, capture_output=True, text=True, check=False)
@@ -147,7 +146,7 @@ def main(project: Path | None = None, environ: Mapping[str, str] | None = None) 
             )
 
     if ANSWERS.get("git_init") == "yes":
-        failure = init_git(project)
+        failure = init_git(project, shutil.which("git", path=environ.get("PATH")))
         if failure:
             warn([f"Could not {failure.step}: {failure.reason}", "    git init"])
     return 0

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pytest_cookies.plugin import Cookies
 
 from tests.conftest import LINT_COMMANDS, lint_stack_of, project_env, run, tool
 
@@ -109,6 +110,19 @@ def test_dockerfile_is_multi_stage_non_root_with_healthcheck(default_project: Pa
     assert re.search(r"^USER 10001:10001$", dockerfile, flags=re.MULTILINE)
     assert "HEALTHCHECK" in dockerfile
     assert 'CMD ["uvicorn", "main:app"' in dockerfile
+
+
+def test_dockerfile_and_workflows_follow_the_python_version(cookies: Cookies, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHALLENGE_BACKEND_SKIP_UV", "1")
+    result = cookies.bake(extra_context={"python_version": "3.13"})
+    assert result.exit_code == 0, result.exception
+    project = Path(result.project_path)
+    dockerfile = (project / "Dockerfile").read_text()
+    assert len(re.findall(r"^FROM python:3\.13-slim", dockerfile, flags=re.MULTILINE)) == 2
+    assert "3.12" not in dockerfile
+    for workflow in ("ci.yml", "deploy.yml"):
+        assert "3.12" not in (project / ".github" / "workflows" / workflow).read_text(), workflow
+    assert load_workflow(project, "deploy.yml")["jobs"]["deploy"]["env"]["UV_PYTHON"] == "3.13"
 
 
 def test_compose_matches_the_compose_schema(default_project: Path) -> None:

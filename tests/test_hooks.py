@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -159,11 +160,25 @@ def test_main_keeps_the_project_when_uv_fails(tmp_path: Path, capsys: pytest.Cap
     assert project.is_dir()
 
 
-def test_git_init_is_opt_in_and_idempotent(tmp_path: Path) -> None:
-    module = post_gen_with(tmp_path, git_init="yes")
-    assert module.init_git(tmp_path) is None
-    assert (tmp_path / ".git").is_dir()
-    assert module.init_git(tmp_path) is None
+@pytest.mark.parametrize("answer", ["yes", "no"])
+def test_git_init_is_opt_in_and_idempotent(tmp_path: Path, answer: str) -> None:
+    module = post_gen_with(tmp_path, git_init=answer, run_uv_sync="no")
+    project = tmp_path / "project"
+    project.mkdir()
+    environ = {"PATH": os.environ["PATH"]}
+    assert module.main(project, environ) == 0
+    assert (project / ".git").is_dir() is (answer == "yes")
+    assert module.main(project, environ) == 0  # again, as under cruft update
+
+
+def test_missing_git_keeps_the_project_and_says_what_to_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = post_gen_with(tmp_path, git_init="yes", run_uv_sync="no")
+    project = tmp_path / "project"
+    project.mkdir()
+    assert module.main(project, {"PATH": str(tmp_path / "empty-bin")}) == 0
+    error = capsys.readouterr().err
+    assert "Could not initialise git: git was not found on PATH" in error and "git init" in error
+    assert project.is_dir() and not (project / ".git").exists()
 
 
 def test_hooks_import_only_the_standard_library() -> None:
