@@ -1,5 +1,7 @@
 """The declarative base every model inherits, with explicit constraint names so migrations stay stable."""
 
+from typing import Any
+
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -16,3 +18,7 @@ class Base(DeclarativeBase):
     """Base class for ORM models."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Every table stores full Unicode (emoji included) on MySQL whatever the server's default character set; the
+    # collation is the character set's default (utf8mb4_0900_ai_ci on MySQL 8). A model that sets its own
+    # __table_args__ should keep this entry.
+    __table_args__: Any = {"mysql_charset": "utf8mb4"}

@@ -1,4 +1,4 @@
-"""MySQL connections are encrypted whenever the server offers TLS (see app/database/config.py)."""
+"""What only a MySQL server can show: connections encrypted whenever it offers TLS, tables in utf8mb4."""
 
 import ssl
 
@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.settings import load_settings
 from app.database.config import connect_options, database_url
+from app.database.models import Base
 
 pytestmark = pytest.mark.anyio
 
@@ -19,11 +20,25 @@ def test_mysql_connections_offer_tls_and_verify_only_with_a_ca_bundle() -> None:
     assert context.verify_mode is ssl.CERT_NONE and not context.check_hostname
 
 
+def require_mysql(session: AsyncSession) -> None:
+    if session.get_bind().dialect.name != "mysql":
+        pytest.skip("needs a MySQL server (TEST_DATABASE_URL)")
+
+
 async def test_mysql_connection_is_encrypted_when_the_server_offers_tls(db_session: AsyncSession) -> None:
-    if db_session.get_bind().dialect.name != "mysql":
-        pytest.skip("needs a MySQL server (TEST_DATABASE_URL); SQLite has no network connection to encrypt")
+    require_mysql(db_session)
     have_ssl = (await db_session.execute(text("SHOW VARIABLES LIKE 'have_ssl'"))).all()
     if have_ssl and have_ssl[0][1] != "YES":
         pytest.skip(f"this MySQL server does not offer TLS (have_ssl={have_ssl[0][1]})")
     cipher = (await db_session.execute(text("SHOW SESSION STATUS LIKE 'Ssl_cipher'"))).one()[1]
     assert cipher, "the connection is not encrypted although the server offers TLS"
+
+
+async def test_mysql_tables_store_full_unicode(db_session: AsyncSession) -> None:
+    require_mysql(db_session)
+    if not Base.metadata.tables:
+        pytest.skip("no model tables yet")
+    status = (await db_session.execute(text("SHOW TABLE STATUS"))).mappings().all()
+    collations = {row["Name"]: row["Collation"] for row in status}
+    for table in Base.metadata.tables:
+        assert collations[table].startswith("utf8mb4_"), (table, collations[table])
