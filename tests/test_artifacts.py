@@ -65,11 +65,14 @@ def test_ci_reports_template_drift_without_blocking(project: Path) -> None:
     assert any(step.get("run") == "uvx cruft check" for step in job["steps"])
 
 
-def test_deploy_migrates_deploys_checks_readiness_then_releases(project: Path) -> None:
+def test_deploy_tests_migrates_deploys_checks_readiness_then_releases(project: Path) -> None:
     workflow = load_workflow(project, "deploy.yml")
     assert workflow["on"]["push"]["branches"] == ["main"]
     assert workflow["concurrency"]["cancel-in-progress"] is False
+    assert workflow["jobs"]["test"] == {"uses": "./.github/workflows/ci.yml"}
+    assert "workflow_call" in load_workflow(project, "ci.yml")["on"]
     job = workflow["jobs"]["deploy"]
+    assert job["needs"] == "test"
     assert job["timeout-minutes"] <= 60
     names = step_names(job)
     order = [names.index(name) for name in ("Migrate the database", "Deploy", "Readiness check", "Release")]
