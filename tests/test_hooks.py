@@ -136,13 +136,27 @@ def test_uv_opt_out_by_answer_or_environment(
     assert (module.uv_opted_out(module.ANSWERS, environ) is not None) is skipped
 
 
-def test_failed_uv_step_is_reported_not_raised(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("failing", "step"),
+    [
+        ("lock", "lock dependencies"),
+        ("sync", "install the virtual environment"),
+        ("export", "export runtime requirements"),
+    ],
+)
+def test_failed_uv_step_is_reported_not_raised(tmp_path: Path, failing: str, step: str) -> None:
+    """The first failing step stops the run and is named, with uv's last line of error output."""
     module = post_gen_with(tmp_path)
     fake_uv = tmp_path / "uv"
-    fake_uv.write_text("#!/bin/sh\necho 'error: Failed to fetch: network unreachable' >&2\nexit 2\n")
+    fake_uv.write_text(f'#!/bin/sh\n[ "$1" = {failing} ] || exit 0\necho "error: {failing} failed" >&2\nexit 2\n')
     fake_uv.chmod(0o755)
-    failure = module.run_uv_steps(tmp_path, str(fake_uv))
-    assert failure == module.StepFailure("lock dependencies", "error: Failed to fetch: network unreachable")
+    assert module.run_uv_steps(tmp_path, str(fake_uv)) == module.StepFailure(step, f"error: {failing} failed")
+
+
+def test_uv_that_cannot_start_is_reported_not_raised(tmp_path: Path) -> None:
+    module = post_gen_with(tmp_path)
+    failure = module.run_uv_steps(tmp_path, str(tmp_path / "no-such-uv"))
+    assert failure is not None and failure.step == "lock dependencies" and "no-such-uv" in failure.reason
 
 
 def test_main_keeps_the_project_when_uv_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
