@@ -68,6 +68,16 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(scope="session", autouse=True)
+async def one_event_loop(anyio_backend: str) -> AsyncIterator[None]:
+    """Keep one event loop for the whole run, as a server or a Lambda container has. A connection closed at the end
+    of a test (a TLS shutdown takes a few more loop turns) then finishes closing, instead of being cut off by a
+    per-test loop and reported later as an unclosed transport."""
+    yield
+    # Let the last connections' TLS shutdowns complete before the loop closes.
+    await asyncio.sleep(0.1)
+
+
 @pytest.fixture(scope="session")
 def alembic_config() -> Config:
     """The project's own alembic.ini."""
