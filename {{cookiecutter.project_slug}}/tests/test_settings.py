@@ -4,7 +4,7 @@ import pytest
 
 from app.common.enums import Environment
 from app.common.settings import SettingsError, load_settings
-from app.database.config import database_url
+from app.database.config import database_url, engine_options
 
 
 def test_unknown_environment_names_the_allowed_values() -> None:
@@ -59,3 +59,21 @@ def test_pool_defaults_fit_lambda_and_can_be_overridden(monkeypatch: pytest.Monk
     assert defaults.db_pool_recycle < 28800  # MySQL's default wait_timeout
     monkeypatch.setenv("DB_POOL_SIZE", "7")
     assert load_settings().db_pool_size == 7
+
+
+def test_empty_variables_mean_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unset CI secret arrives as an empty string; it must not replace a default with ''."""
+    defaults = load_settings()
+    for name in ("DB_NAME", "DB_USER", "DB_PORT", "DB_SSL_CA"):
+        monkeypatch.setenv(name, "")
+    settings = load_settings()
+    for field in ("db_name", "db_user", "db_port"):
+        assert getattr(settings, field) == getattr(defaults, field), field
+    assert settings.db_ssl_ca is None
+
+
+def test_deployed_stages_keep_sql_parameters_out_of_errors() -> None:
+    deployed = load_settings(environment="prod", database_url=None, db_host="db.internal", db_password="pw")
+    assert engine_options(database_url(deployed), deployed)["hide_parameters"] is True
+    local = load_settings(environment="local", database_url="mysql+aiomysql://u:p@127.0.0.1/app")
+    assert engine_options(database_url(local), local)["hide_parameters"] is False
