@@ -33,11 +33,16 @@ def clear_cached_configuration() -> None:
     get_sessionmaker.cache_clear()
 
 
+def database_required() -> bool:
+    """True in CI (TEST_REQUIRE_DATABASE_URL): MySQL-only checks must run there, never skip."""
+    return os.environ.get("TEST_REQUIRE_DATABASE_URL", "").strip().lower() in {"1", "true", "yes"}
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Point the app at the test database before any test module imports it."""
     url = os.environ.get("TEST_DATABASE_URL", "").strip()
     if not url:
-        if os.environ.get("TEST_REQUIRE_DATABASE_URL", "").strip() in {"1", "true", "yes"}:
+        if database_required():
             raise pytest.UsageError("TEST_REQUIRE_DATABASE_URL is set but TEST_DATABASE_URL is empty.")
         directory = tempfile.mkdtemp(prefix="app-test-")
         _temporary_dirs.append(directory)
@@ -60,6 +65,12 @@ def pytest_report_header(config: pytest.Config) -> str:
     from sqlalchemy import make_url
 
     return f"database: {make_url(os.environ['DATABASE_URL']).render_as_string(hide_password=True)}"
+
+
+@pytest.fixture(scope="session")
+def mysql_checks_required() -> bool:
+    """Whether a MySQL-only check that cannot run must fail instead of skipping (CI)."""
+    return database_required()
 
 
 @pytest.fixture(scope="session")
