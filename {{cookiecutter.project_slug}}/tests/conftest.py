@@ -18,6 +18,8 @@ from alembic.config import Config
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.hanging_host import HangingHost
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _temporary_dirs: list[str] = []
 _import_loop = asyncio.new_event_loop()
@@ -67,6 +69,14 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"database: {make_url(os.environ['DATABASE_URL']).render_as_string(hide_password=True)}"
 
 
+@pytest.fixture
+def hanging_host() -> Iterator[HangingHost]:
+    """A database host that accepts connections and then never answers."""
+    host = HangingHost()
+    yield host
+    host.close()
+
+
 @pytest.fixture(scope="session")
 def mysql_checks_required() -> bool:
     """Whether a MySQL-only check that cannot run must fail instead of skipping (CI)."""
@@ -77,16 +87,6 @@ def mysql_checks_required() -> bool:
 def anyio_backend() -> str:
     """Run async tests on asyncio, the loop uvicorn and Lambda use."""
     return "asyncio"
-
-
-@pytest.fixture(scope="session", autouse=True)
-async def one_event_loop(anyio_backend: str) -> AsyncIterator[None]:
-    """Keep one event loop for the whole run, as a server or a Lambda container has. A connection closed at the end
-    of a test (a TLS shutdown takes a few more loop turns) then finishes closing, instead of being cut off by a
-    per-test loop and reported later as an unclosed transport."""
-    yield
-    # Let the last connections' TLS shutdowns complete before the loop closes.
-    await asyncio.sleep(0.1)
 
 
 @pytest.fixture(scope="session")

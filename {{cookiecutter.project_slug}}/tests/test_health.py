@@ -1,45 +1,17 @@
 """Liveness never needs the database; readiness reports it, answers 503 quickly when it is down, and recovers."""
 
-import gc
-import socket
-import threading
+import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from httpx import ASGITransport, AsyncClient
 
 from app.common.settings import get_settings
+from tests.hanging_host import HangingHost
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def silent_server() -> Iterator[int]:
-    """A TCP port that accepts connections and never answers, like a database host that hangs."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join()
-    for connection in accepted:
-        connection.close()
-    listener.close()
 
 
 @pytest.fixture
@@ -73,13 +45,10 @@ async def test_readiness_answers_ok_when_the_database_is_up(plain_client: AsyncC
     assert response.json() == {"status": "ok", "database": "ok"}
 
 
-# aiomysql leaves its socket open when a connect is cancelled mid-handshake (by readiness's timeout); it is closed
-# when collected, with a ResourceWarning that would otherwise fail whichever later test the collection lands in.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_readiness_answers_503_within_the_connect_timeout(
-    silent_server: int, reconfigure: pytest.MonkeyPatch
+    hanging_host: HangingHost, reconfigure: pytest.MonkeyPatch
 ) -> None:
-    reconfigure.setenv("DATABASE_URL", f"mysql+aiomysql://app:pw@127.0.0.1:{silent_server}/app")
+    reconfigure.setenv("DATABASE_URL", f"mysql+aiomysql://app:pw@127.0.0.1:{hanging_host.port}/app")
     reconfigure.setenv("DB_CONNECT_TIMEOUT", "1")
     from main import app
 
@@ -95,7 +64,7 @@ async def test_readiness_answers_503_within_the_connect_timeout(
     from app.database.config import get_engine
 
     await get_engine().dispose()
-    gc.collect()
+    assert await asyncio.to_thread(hanging_host.clients_hung_up, within=2)
 
 
 async def test_readiness_recovers_when_the_database_returns(tmp_path: Path, reconfigure: pytest.MonkeyPatch) -> None:

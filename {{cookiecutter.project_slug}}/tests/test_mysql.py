@@ -1,4 +1,5 @@
-"""What only a MySQL server can show: connections encrypted whenever it offers TLS, tables in utf8mb4."""
+"""What only a MySQL server can show: connections encrypted whenever it offers TLS and fully closed when closed,
+tables in utf8mb4."""
 
 import ssl
 
@@ -6,8 +7,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.common.settings import load_settings
-from app.database.config import connect_options, database_url
+from app.common.settings import get_settings, load_settings
+from app.database.config import connect_options, create_engine, database_url
 from app.database.models import Base
 
 pytestmark = pytest.mark.anyio
@@ -37,6 +38,20 @@ async def test_mysql_connection_is_encrypted_when_the_server_offers_tls(
         pytest.skip(message)
     cipher = (await db_session.execute(text("SHOW SESSION STATUS LIKE 'Ssl_cipher'"))).one()[1]
     assert cipher, "the connection is not encrypted although the server offers TLS"
+
+
+async def test_closing_a_connection_closes_its_socket_before_returning(db_session: AsyncSession) -> None:
+    """A short-lived event loop (asyncio.run in Alembic or a script) can end right after closing its connections;
+    a TLS shutdown still under way would then leave the socket open."""
+    require_mysql(db_session)
+    engine = create_engine(get_settings())
+    async with engine.connect() as connection:
+        driver_connection = (await connection.get_raw_connection()).driver_connection
+        assert driver_connection is not None
+        socket = driver_connection._writer.transport.get_extra_info("socket")
+        assert socket.fileno() != -1
+    await engine.dispose()
+    assert socket.fileno() == -1
 
 
 async def test_mysql_tables_store_full_unicode(db_session: AsyncSession) -> None:

@@ -31,8 +31,15 @@ def connect_options(url: URL, settings: Settings) -> dict[str, Any]:
     """What the driver gets for each new connection (the app's engine and Alembic both use it)."""
     if url.get_backend_name() == "sqlite":
         return {"timeout": settings.db_connect_timeout}
-    # aiomysql waits forever by default; a finite timeout turns a dead host into a fast, clear error.
-    return {"connect_timeout": settings.db_connect_timeout, "ssl": tls_context(settings)}
+    options: dict[str, Any] = {"connect_timeout": settings.db_connect_timeout, "ssl": tls_context(settings)}
+    if url.get_driver_name() == "aiomysql":
+        # Imported when the engine is created, so that starting the app (Lambda's cold start) does not load the driver.
+        from app.database.mysql_connection import connect_mysql
+
+        # SQLAlchemy's aiomysql dialect then opens connections with it instead of aiomysql.connect (the hook behind
+        # create_async_engine(async_creator=...), but keeping the arguments from the URL).
+        options["async_creator_fn"] = connect_mysql
+    return options
 
 
 def engine_options(url: URL, settings: Settings) -> dict[str, Any]:
