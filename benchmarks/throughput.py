@@ -140,18 +140,18 @@ def separate_cores(servers: list[subprocess.Popen[bytes]]) -> set[int]:
 
 def uvicorn_load(
     python: str, app_dirs: dict[str, Path], env: dict[str, str], concurrency: list[int], quick: bool
-) -> dict[str, dict[int, tuple[float, float, float]]]:
-    """Requests/s, p50 and p99 latency (ms) of GET /health per app and concurrency level.
+) -> dict[str, dict[int, list[tuple[float, float, float]]]]:
+    """Requests/s, p50 and p99 latency (ms) of GET /health per app and concurrency level, one entry per round.
 
-    All servers run at once and are loaded in alternating rounds whose order flips each round (median per figure),
-    so machine drift and the position in a round affect every app alike."""
+    All servers run at once and are loaded in alternating rounds whose order flips each round, so machine drift and
+    the position in a round affect every app alike; the n-th entries of two apps come from the same round."""
     servers = {name: start_uvicorn(python, app_dir, env) for name, app_dir in app_dirs.items()}
     own_cores = separate_cores([server for server, _ in servers.values()])
     total, seconds, rounds = (2_000, 3.0, 1) if quick else (10_000, 5.0, 5)
     try:
-        results: dict[str, dict[int, tuple[float, float, float]]] = {name: {} for name in app_dirs}
+        results: dict[str, dict[int, list[tuple[float, float, float]]]] = {name: {} for name in app_dirs}
         for connections in concurrency:
-            samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in app_dirs}
+            samples = {name: results[name].setdefault(connections, []) for name in app_dirs}
             for name, (_, port) in servers.items():
                 asyncio.run(_load(port, connections, 200, 2.0))  # warm-up
             for round_number in range(rounds):
@@ -161,13 +161,6 @@ def uvicorn_load(
                     rate, latencies = asyncio.run(_load(port, connections, total, seconds))
                     cuts = statistics.quantiles(latencies, n=100)
                     samples[name].append((rate, cuts[49] * 1000, cuts[98] * 1000))
-            for name, values in samples.items():
-                rates, p50s, p99s = zip(*values)
-                results[name][connections] = (
-                    statistics.median(rates),
-                    statistics.median(p50s),
-                    statistics.median(p99s),
-                )
         return results
     finally:
         if own_cores:
