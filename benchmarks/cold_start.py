@@ -73,13 +73,15 @@ def run_in_task(python: str, task: Path, env: dict[str, str], script: str, timeo
 
 
 def measure(task_dirs: dict[str, Path], python: str, processes: int) -> dict[str, list[float]]:
-    """Milliseconds per cold start for each package, `processes` fresh processes each, interleaved."""
+    """Milliseconds per cold start for each package, `processes` fresh processes each, interleaved in rounds whose
+    order flips each round (as in the warm and uvicorn benchmarks), so no package always runs first."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **LAMBDA_ENV}
     files_before = {name: sum(1 for _ in task.rglob("*")) for name, task in task_dirs.items()}
     timings: dict[str, list[float]] = {name: [] for name in task_dirs}
-    for _ in range(processes):
-        for name, task in task_dirs.items():
-            timings[name].append(float(run_in_task(python, task, env, PROBE)))
+    for round_number in range(processes):
+        order = list(task_dirs) if round_number % 2 == 0 else list(reversed(task_dirs))
+        for name in order:
+            timings[name].append(float(run_in_task(python, task_dirs[name], env, PROBE)))
     for name, task in task_dirs.items():
         if sum(1 for _ in task.rglob("*")) != files_before[name]:
             raise SystemExit(f"the {name} package was written to during the cold starts: the figures are not cold")
