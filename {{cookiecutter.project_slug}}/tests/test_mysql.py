@@ -21,29 +21,33 @@ def test_mysql_connections_offer_tls_and_verify_only_with_a_ca_bundle() -> None:
     assert context.verify_mode is ssl.CERT_NONE and not context.check_hostname
 
 
-def require_mysql(session: AsyncSession) -> None:
-    if session.get_bind().dialect.name != "mysql":
-        pytest.skip("needs a MySQL server (TEST_DATABASE_URL)")
+@pytest.fixture
+def mysql_session(db_session: AsyncSession, mysql_checks_required: bool) -> AsyncSession:
+    """The test session when the suite runs on MySQL; otherwise a skip, or a failure where MySQL is required (CI)."""
+    if db_session.get_bind().dialect.name != "mysql":
+        message = "needs a MySQL server (TEST_DATABASE_URL)"
+        if mysql_checks_required:
+            pytest.fail(f"{message}, but TEST_DATABASE_URL is not a MySQL URL", pytrace=False)
+        pytest.skip(message)
+    return db_session
 
 
 async def test_mysql_connection_is_encrypted_when_the_server_offers_tls(
-    db_session: AsyncSession, mysql_checks_required: bool
+    mysql_session: AsyncSession, mysql_checks_required: bool
 ) -> None:
-    require_mysql(db_session)
-    have_ssl = (await db_session.execute(text("SHOW VARIABLES LIKE 'have_ssl'"))).all()
+    have_ssl = (await mysql_session.execute(text("SHOW VARIABLES LIKE 'have_ssl'"))).all()
     if have_ssl and have_ssl[0][1] != "YES":
         message = f"this MySQL server does not offer TLS (have_ssl={have_ssl[0][1]})"
         if mysql_checks_required:
             pytest.fail(f"{message}; CI's server must, as RDS and MySQL 8 do", pytrace=False)
         pytest.skip(message)
-    cipher = (await db_session.execute(text("SHOW SESSION STATUS LIKE 'Ssl_cipher'"))).one()[1]
+    cipher = (await mysql_session.execute(text("SHOW SESSION STATUS LIKE 'Ssl_cipher'"))).one()[1]
     assert cipher, "the connection is not encrypted although the server offers TLS"
 
 
-async def test_closing_a_connection_closes_its_socket_before_returning(db_session: AsyncSession) -> None:
+async def test_closing_a_connection_closes_its_socket_before_returning(mysql_session: AsyncSession) -> None:
     """A short-lived event loop (asyncio.run in Alembic or a script) can end right after closing its connections;
     a TLS shutdown still under way would then leave the socket open."""
-    require_mysql(db_session)
     engine = create_engine(get_settings())
     async with engine.connect() as connection:
         driver_connection = (await connection.get_raw_connection()).driver_connection
@@ -54,11 +58,10 @@ async def test_closing_a_connection_closes_its_socket_before_returning(db_sessio
     assert socket.fileno() == -1
 
 
-async def test_mysql_tables_store_full_unicode(db_session: AsyncSession) -> None:
-    require_mysql(db_session)
+async def test_mysql_tables_store_full_unicode(mysql_session: AsyncSession) -> None:
     if not Base.metadata.tables:
         pytest.skip("no model tables yet")
-    status = (await db_session.execute(text("SHOW TABLE STATUS"))).mappings().all()
+    status = (await mysql_session.execute(text("SHOW TABLE STATUS"))).mappings().all()
     collations = {row["Name"]: row["Collation"] for row in status}
     for table in Base.metadata.tables:
         assert collations[table].startswith("utf8mb4_"), (table, collations[table])
