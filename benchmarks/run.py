@@ -52,6 +52,11 @@ def find_python(version: str) -> str:
     return result.stdout.strip()
 
 
+def per_round_ratio(ours: list[float], other: list[float]) -> float:
+    """The median of ours / other over rounds that measured both: drift between rounds cancels out."""
+    return statistics.median(ours_round / other_round for ours_round, other_round in zip(ours, other, strict=True))
+
+
 def median_figures(rounds: list[tuple[float, ...]]) -> tuple[float, ...]:
     """The median of each figure over the rounds."""
     return tuple(statistics.median(values) for values in zip(*rounds))
@@ -107,9 +112,8 @@ def main() -> int:
                 )
         warm_ours = {key: statistics.median(result[key] for result in warm["ours"]) for key in ("health", "read")}
         warm_floor = {"health": statistics.median(result["health"] for result in warm["floor"])}
-        # The ratio pairs the two measurements of each round, so drift between rounds cancels out.
-        warm_ratio = statistics.median(
-            ours["health"] / floor["health"] for ours, floor in zip(warm["ours"], warm["floor"], strict=True)
+        warm_ratio = per_round_ratio(
+            [rate["health"] for rate in warm["ours"]], [rate["health"] for rate in warm["floor"]]
         )
 
         venv_python = str(project / ".venv" / "bin" / "python")
@@ -139,9 +143,8 @@ def main() -> int:
         rows.append([LABELS[name], f"{median:.0f}", f"{low:.0f}-{high:.0f}", f"{zipped:.1f}", f"{unzipped:.1f}"])
     print(table(["package", "median ms", "p25-p75 ms", "zipped MB", "unzipped MB"], rows))
     print()
-    # Each round starts every package once, so the per-round ratio cancels drift between rounds.
     for name, (limit, kind) in TARGETS.items():
-        ratio = statistics.median(ours / other for ours, other in zip(timings["ours"], timings[name], strict=True))
+        ratio = per_round_ratio(timings["ours"], timings[name])
         print(f"- ours / {name}, median of per-round ratios: {ratio:.2f} ({kind} <= {limit})")
     print(f"- zipped size of ours: {sizes['ours'][0]:.1f} MB (target <= 10)\n")
 
@@ -161,10 +164,8 @@ def main() -> int:
     rows = []
     for connections in concurrency:
         ours, floor = median_figures(http_ours[connections]), median_figures(http_floor[connections])
-        # As for warm invocations: the median of per-round ratios, so drift between rounds cancels out.
-        ratio = statistics.median(
-            ours_round[0] / floor_round[0]
-            for ours_round, floor_round in zip(http_ours[connections], http_floor[connections], strict=True)
+        ratio = per_round_ratio(
+            [figures[0] for figures in http_ours[connections]], [figures[0] for figures in http_floor[connections]]
         )
         rows.append(
             [
