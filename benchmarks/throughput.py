@@ -14,60 +14,74 @@ import statistics
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
-from cold_start import HEALTH_EVENT, run_in_task
+from cold_start import run_in_task
 
+from tests.harness import free_port, http_api_event
+
+READ_EVENT = http_api_event("GET", "/challenges/1")
+CREATE_EVENT = http_api_event(
+    "POST", "/challenges", body=json.dumps({"title": "benchmark"}), headers={"content-type": "application/json"}
+)
+# Creates the example module's table in the app's database and one row through the app (id 1 in a new table).
+CREATE_TABLES = f"""
+from app.database.base import Base
+from app.database.config import get_engine
+from app.registry import import_models
+
+import_models()
+
+
+async def create_tables():
+    async with get_engine().begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+
+asyncio.get_event_loop().run_until_complete(create_tables())
+assert main.handler({CREATE_EVENT!r}, None)["statusCode"] == 201
+"""
 WARM_SCRIPT = """
-import asyncio, json, sys, time
+import asyncio, json, statistics, time
 import main
-health = {health!r}
-read = dict(health, rawPath="/challenges/1", requestContext=dict(health["requestContext"], http=dict(
-    health["requestContext"]["http"], path="/challenges/1")))
-if {with_database!r}:
-    from app.database.config import get_engine
-    from app.database.models import Base
-
-    async def create_tables():
-        async with get_engine().begin() as connection:
-            await connection.run_sync(Base.metadata.create_all)
-
-    asyncio.get_event_loop().run_until_complete(create_tables())
-    created = dict(health, rawPath="/challenges", body=json.dumps({{"title": "benchmark"}}),
-                   headers={{"host": "x", "content-type": "application/json"}},
-                   requestContext=dict(health["requestContext"], http=dict(
-                       health["requestContext"]["http"], method="POST", path="/challenges")))
-    assert main.handler(created, None)["statusCode"] == 201
+{setup}
 results = {{}}
-for name, event in [("health", health)] + ([("read", read)] if {with_database!r} else []):
+for name, event in {measured!r}:
     for _ in range(50):
         assert main.handler(event, None)["statusCode"] == 200
-    count, started = 0, time.perf_counter()
-    while count < {max_calls} and time.perf_counter() - started < {seconds}:
+    latencies, started = [], time.perf_counter()
+    while len(latencies) < {max_calls} and time.perf_counter() - started < {seconds}:
+        call = time.perf_counter()
         main.handler(event, None)
-        count += 1
-    results[name] = count / (time.perf_counter() - started)
+        latencies.append(time.perf_counter() - call)
+    cuts = statistics.quantiles(latencies, n=100)
+    rate = len(latencies) / (time.perf_counter() - started)
+    results[name] = {{"rate": rate, "p50": cuts[49] * 1000, "p99": cuts[98] * 1000}}
 print(json.dumps(results))
 """
+# Invocations per second, and p50 and p99 milliseconds per invocation, of each measured request.
+WarmFigures = dict[str, dict[str, float]]
 
 
 def warm_invocations(
-    task: Path, python: str, env: dict[str, str], with_database: bool, quick: bool
-) -> dict[str, float]:
-    """Invocations per second of GET /health (and of a read of the example module) in one warm process."""
+    task: Path, python: str, env: dict[str, str], measured: list[tuple[str, dict[str, Any]]], setup: bool, quick: bool
+) -> WarmFigures:
+    """Warm figures of each (name, event) in one process, after creating the example table and row when `setup`."""
     script = WARM_SCRIPT.format(
-        health=HEALTH_EVENT,
-        with_database=with_database,
+        setup=CREATE_TABLES if setup else "",
+        measured=measured,
         max_calls=2_000 if quick else 20_000,
         seconds=1.0 if quick else 5.0,
     )
     output = run_in_task(python, task, env, script, timeout=300)
-    return {key: float(value) for key, value in json.loads(output).items()}
+    figures: WarmFigures = json.loads(output)
+    return figures
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def prepare_database(task: Path, python: str, env: dict[str, str]) -> None:
+    """Create the example table and its first row in the database `env` points the app at, through the app."""
+    script = f"import asyncio\nimport main\n{CREATE_TABLES}\n"
+    script += "asyncio.get_event_loop().run_until_complete(get_engine().dispose())\nprint('ready')\n"
+    run_in_task(python, task, env, script)
 
 
 async def _client(port: int, requests: int, deadline: float, latencies: list[float]) -> None:

@@ -3,20 +3,25 @@
 - ours: the default bake, `make package` as a team runs it.
 - floor: FastAPI + Mangum with one route, packaged the same way (same serverless.yml, plugins and Makefile).
 - floor_db: the floor plus the same database stack (SQLAlchemy async, aiomysql, pydantic-settings), same way.
+- floor_read: floor_db's packages serving the example module's read, GET /challenges/{id}, with plain SQLAlchemy: a
+  model of the same table, an async engine on aiomysql with TLS and one pooled connection, a session per request.
 - plugin_default: the default bake packaged the way serverless-python-requirements does by default
   (no bytecode step, no slimming).
+
+All are built for the architecture this machine runs, so they can be measured here; ours is built once more for the
+other architecture, for its size.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from tests.harness import OSLS_SLS, make_package, package_offline
 
 FLOOR_MAIN = '''"""The smallest FastAPI app on Lambda: one route."""
 
@@ -40,10 +45,71 @@ import pydantic_settings  # noqa: E402,F401
 import sqlalchemy.ext.asyncio  # noqa: E402,F401
 import sqlalchemy.orm  # noqa: E402,F401
 """
+FLOOR_READ_MAIN = '''"""FastAPI + Mangum reading one row with plain SQLAlchemy: async engine, aiomysql, TLS, one pooled
+connection; settings straight from the environment."""
+
+import os
+import ssl
+from datetime import datetime
+
+from fastapi import FastAPI, HTTPException
+from mangum import Mangum
+from sqlalchemy import URL, DateTime, Integer, String, Text
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Challenge(Base):
+    __tablename__ = "challenge"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+url = URL.create(
+    "mysql+aiomysql",
+    username=os.environ["DB_USER"],
+    password=os.environ["DB_PASSWORD"],
+    host=os.environ["DB_HOST"],
+    port=int(os.environ["DB_PORT"]),
+    database=os.environ["DB_NAME"],
+    query={"charset": "utf8mb4"},
+)
+tls = ssl.create_default_context(cafile=os.environ["DB_SSL_CA"])
+engine = create_async_engine(url, pool_size=1, max_overflow=0, connect_args={"ssl": tls})
+session_factory = async_sessionmaker(engine, expire_on_commit=False)
+app = FastAPI()
+
+
+@app.get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.get("/challenges/{challenge_id}")
+async def read_challenge(challenge_id: int) -> dict[str, object]:
+    async with session_factory() as session:
+        challenge = await session.get(Challenge, challenge_id)
+    if challenge is None:
+        raise HTTPException(status_code=404)
+    return {
+        "id": challenge.id,
+        "title": challenge.title,
+        "description": challenge.description,
+        "created_at": challenge.created_at.isoformat(),
+    }
+
+
+handler = Mangum(app, lifespan="off")
+'''
 FLOOR_PACKAGES = {"fastapi", "mangum"}
 FLOOR_DB_PACKAGES = FLOOR_PACKAGES | {"sqlalchemy", "aiomysql", "pydantic-settings", "greenlet"}
-# What `make package` needs from the shell; placeholders, since nothing is deployed.
-PACKAGE_ENV = {"DB_HOST": "db.invalid", "DB_PASSWORD": "placeholder", "SERVERLESS_ORG": "benchmark"}
 
 
 @dataclass(frozen=True)
@@ -52,13 +118,6 @@ class Package:
 
     name: str
     zip_path: Path
-
-
-def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
-    """Run a build step; show its output only when it fails."""
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed in {cwd}:\n{result.stdout}{result.stderr}")
 
 
 def pinned(baked: Path, names: set[str], python_version: str) -> str:
@@ -75,13 +134,6 @@ def pinned(baked: Path, names: set[str], python_version: str) -> str:
     if result.returncode != 0:
         raise SystemExit(f"uv pip compile failed: {result.stderr}")
     return result.stdout
-
-
-def make_package(project: Path, python: str, sls: str) -> Path:
-    """`make package` in a project laid out like the bake; returns the zip."""
-    env = {**os.environ, **PACKAGE_ENV, "PYTHON_BIN": python}
-    run(["make", "package", f"SLS={sls}"], project / "infra", env)
-    return next((project / "infra" / ".serverless").glob("*.zip"))
 
 
 def sibling_project(baked: Path, destination: Path, main_source: str, requirements: str) -> Path:
@@ -108,31 +160,37 @@ def plugin_default_config(serverless_yml: Path) -> None:
     serverless_yml.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-def build_all(baked: Path, workdir: Path, python: str, python_version: str) -> list[Package]:
-    """npm ci once, then the four packages."""
-    infra = baked / "infra"
-    if not (infra / "node_modules").exists():
-        run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], infra)
-    if not (infra / "node_modules" / ".bin" / "osls").exists():
-        # The v4 CLI needs a Serverless account; osls packages the same serverless.yml offline.
-        run(["npm", "install", "--no-save", "--no-audit", "--no-fund", "osls@4.3.1"], infra)
-    config = (infra / "serverless.yml").read_text()
-    if re.search(r"^org:", config, flags=re.MULTILINE):
-        (infra / "serverless.yml").write_text(re.sub(r"^org:.*\n", "", config, flags=re.MULTILINE))
-    sls = "npx osls"
+def kept(name: str, zip_path: Path, workdir: Path) -> Package:
+    """The zip moved out of .serverless/, where the next `make package` of the same project would replace it."""
+    destination = workdir / "zips" / f"{name}.zip"
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    return Package(name, Path(shutil.move(zip_path, destination)))
 
-    packages = [Package("ours", make_package(baked, python, sls))]
-    floor = sibling_project(baked, workdir / "floor", FLOOR_MAIN, pinned(baked, FLOOR_PACKAGES, python_version))
-    packages.append(Package("floor", make_package(floor, python, sls)))
-    floor_db = sibling_project(
-        baked, workdir / "floor_db", FLOOR_MAIN + FLOOR_DB_IMPORTS, pinned(baked, FLOOR_DB_PACKAGES, python_version)
-    )
-    packages.append(Package("floor_db", make_package(floor_db, python, sls)))
+
+def build_all(baked: Path, workdir: Path, python: str, python_version: str, architecture: str) -> list[Package]:
+    """Ours packaged offline as the tests package a bake (npm ci, osls), then the others with its node_modules, all
+    for `architecture`."""
+    infra = baked / "infra"
+    packages = [kept("ours", package_offline(baked, python, architecture), workdir)]
+    db_requirements = pinned(baked, FLOOR_DB_PACKAGES, python_version)
+    siblings = {
+        "floor": (FLOOR_MAIN, pinned(baked, FLOOR_PACKAGES, python_version)),
+        "floor_db": (FLOOR_MAIN + FLOOR_DB_IMPORTS, db_requirements),
+        "floor_read": (FLOOR_READ_MAIN, db_requirements),
+    }
+    for name, (main_source, requirements) in siblings.items():
+        sibling = sibling_project(baked, workdir / name, main_source, requirements)
+        packages.append(kept(name, make_package(sibling, python, OSLS_SLS, architecture), workdir))
     default = workdir / "plugin_default"
     shutil.copytree(
         baked, default, ignore=shutil.ignore_patterns(".venv", "node_modules", ".serverless"), symlinks=True
     )
     (default / "infra" / "node_modules").symlink_to(infra / "node_modules")
     plugin_default_config(default / "infra" / "serverless.yml")
-    packages.append(Package("plugin_default", make_package(default, python, sls)))
+    packages.append(kept("plugin_default", make_package(default, python, OSLS_SLS, architecture), workdir))
     return packages
+
+
+def build_ours_for(baked: Path, workdir: Path, python: str, architecture: str) -> Package:
+    """Ours packaged again for another architecture (after build_all, whose npm ci and osls it reuses)."""
+    return kept(f"ours_{architecture}", make_package(baked, python, OSLS_SLS, architecture), workdir)

@@ -1,4 +1,5 @@
-"""Finish a freshly rendered project: prune what the answers exclude, then lock, sync and export with uv.
+"""Finish a freshly rendered project: prune what the answers exclude, give the chosen variant files their names,
+then lock and sync with uv and export requirements.txt with the project's `make requirements`.
 
 Every step is safe to repeat (cruft runs hooks again on update). A failing non-essential step never removes the
 project: it prints what failed and the exact commands to run later, and the hook still exits 0.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -21,7 +24,13 @@ SKIP_UV_ENV = "CHALLENGE_BACKEND_SKIP_UV"
 # (answer, value) -> paths removed when the answer has that value.
 PRUNE_TABLE: dict[tuple[str, str], tuple[str, ...]] = {
     ("use_docker", "no"): ("Dockerfile", "docker-compose.yml", ".dockerignore"),
-    ("use_github_actions", "no"): (".github",),
+    # What only the workflows use goes with them: their scripts and the stack of CI's AWS access.
+    ("use_github_actions", "no"): (
+        ".github",
+        "scripts/release.sh",
+        "scripts/template_update.sh",
+        "infra/ci-access.yml",
+    ),
     ("lint_stack", "ruff"): (".flake8",),
     ("include_example_module", "no"): (
         "app/module/challenge",
@@ -29,23 +38,27 @@ PRUNE_TABLE: dict[tuple[str, str], tuple[str, ...]] = {
         "migrations/versions/2026_11_26_0000-0001_create_challenge.py",
     ),
 }
-# requirements.txt feeds the Lambda package: runtime dependencies only, without the dev, server and migration groups.
-EXPORT_COMMAND = (
-    "uv",
-    "export",
-    "--frozen",
-    "--no-default-groups",
-    "--no-hashes",
-    "--no-emit-project",
-    "--no-header",
-    "--output-file",
-    "requirements.txt",
-)
+# answer -> {destination: {value: source}}. A document or lock file that differs as a whole by answer is one template
+# file per value, so each reads as one plain document; the chosen one takes the destination's name, the others go.
+VARIANT_TABLE: dict[str, dict[str, dict[str, str]]] = {
+    "language": {
+        "README.md": {"ko": "README.ko.md", "en": "README.en.md"},
+        "CLAUDE.md": {"ko": "CLAUDE.ko.md", "en": "CLAUDE.en.md"},
+    },
+    "serverless_flavour": {
+        "infra/package-lock.json": {"v4": "infra/package-lock.v4.json", "osls": "infra/package-lock.osls.json"},
+    },
+}
+# The export is written once, as the project Makefile's `requirements` target, which pre-commit, CI and the docs run
+# too; the hook hands that target the uv it found.
 UV_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("lock dependencies", ("uv", "lock")),
     ("install the virtual environment", ("uv", "sync", "--frozen")),
-    ("export runtime requirements", EXPORT_COMMAND),
+    ("export runtime requirements", ("make", "requirements")),
 )
+# make's own summary of a failed recipe ("make: *** [Makefile:50: requirements] Error 2") says less than the line
+# before it, the failing command's error.
+MAKE_FAILURE_SUMMARY = re.compile(r"^\S*make(?:\[\d+\])?: \*\*\* \[.*\] Error \d+$")
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,18 @@ def remove_path(root: Path, relative: str) -> None:
         target.unlink()
 
 
+def choose_variants(root: Path, answers: Mapping[str, object]) -> None:
+    """Rename each chosen variant to its destination and remove the others; a second run finds nothing to do."""
+    for name, destinations in VARIANT_TABLE.items():
+        for destination, sources in destinations.items():
+            chosen = sources.get(str(answers.get(name)))
+            for source in sources.values():
+                if source != chosen:
+                    remove_path(root, source)
+            if chosen is not None and (root / chosen).exists():
+                (root / chosen).replace(root / destination)
+
+
 def uv_opted_out(answers: Mapping[str, object], environ: Mapping[str, str]) -> str | None:
     """Return why the uv steps are skipped, or None to run them."""
     if answers.get("run_uv_sync") == "no":
@@ -79,19 +104,35 @@ def uv_opted_out(answers: Mapping[str, object], environ: Mapping[str, str]) -> s
     return None
 
 
-def run_uv_steps(project: Path, uv: str) -> StepFailure | None:
+def make_variable(value: str) -> str:
+    """A value for a make command-line variable that its recipes' shell reads back unchanged."""
+    # Quoted for the shell (a uv path may hold spaces); "$" doubled because make expands it even inside quotes.
+    return shlex.quote(value).replace("$", "$$")
+
+
+def failure_reason(result: subprocess.CompletedProcess[str]) -> str:
+    """The last line of error output that says why, past make's own summary; the exit code when there is none."""
+    lines = (result.stderr or result.stdout).strip().splitlines()
+    reasons = [line for line in lines if not MAKE_FAILURE_SUMMARY.match(line)] or lines
+    return reasons[-1] if reasons else f"exit code {result.returncode}"
+
+
+def run_uv_steps(project: Path, uv: str, make: str | None) -> StepFailure | None:
     """Run lock, sync and export in order, printing one line per step; stop at the first failure."""
     for step, command in UV_STEPS:
         print(f"[uv] {step}: {' '.join(command)}", flush=True)
+        if command[0] == "make":
+            if make is None:
+                return StepFailure(step, "make was not found on PATH")
+            argv = [make, *command[1:], f"UV={make_variable(uv)}"]
+        else:
+            argv = [uv, *command[1:]]
         try:
-            result = subprocess.run(
-                [uv, *command[1:]], cwd=project, capture_output=True, text=True, timeout=900, check=False
-            )
+            result = subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=900, check=False)
         except (OSError, subprocess.TimeoutExpired) as error:
             return StepFailure(step, str(error))
         if result.returncode != 0:
-            detail = (result.stderr or result.stdout).strip().splitlines()
-            return StepFailure(step, detail[-1] if detail else f"exit code {result.returncode}")
+            return StepFailure(step, failure_reason(result))
     return None
 
 
@@ -121,6 +162,7 @@ def main(project: Path | None = None, environ: Mapping[str, str] | None = None) 
     environ = os.environ if environ is None else environ
     for relative in paths_to_prune(ANSWERS):
         remove_path(project, relative)
+    choose_variants(project, ANSWERS)
 
     skipped = uv_opted_out(ANSWERS, environ)
     uv = shutil.which("uv", path=environ.get("PATH"))
@@ -135,12 +177,12 @@ def main(project: Path | None = None, environ: Mapping[str, str] | None = None) 
             ]
         )
     else:
-        failure = run_uv_steps(project, uv)
+        failure = run_uv_steps(project, uv, shutil.which("make", path=environ.get("PATH")))
         if failure:
             warn(
                 [
                     f"Could not {failure.step}: {failure.reason}",
-                    "The project was kept. Fix the cause (network, Python version via UV_PYTHON), then run:",
+                    "The project was kept. Fix the cause (network, Python version via UV_PYTHON, make), then run:",
                     later_commands(),
                 ]
             )

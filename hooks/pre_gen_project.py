@@ -59,6 +59,7 @@ AWS_REGIONS = frozenset(
     }
 )
 PYTHON_VERSIONS = ("3.12", "3.13")
+LAMBDA_ARCHITECTURES = ("arm64", "x86_64")
 LANGUAGES = ("ko", "en")
 YES_NO = ("yes", "no")
 SERVERLESS_FLAVOURS = ("v4", "osls")
@@ -151,6 +152,7 @@ CHECKS: dict[str, Check] = {
     "author_name": free_text(100),
     "author_email": pattern(EMAIL_RE, "an e-mail address such as dev@example.com"),
     "python_version": one_of(PYTHON_VERSIONS),
+    "lambda_architecture": one_of(LAMBDA_ARCHITECTURES),
     "aws_region": one_of(AWS_REGIONS, "an AWS region where Lambda runs, such as ap-northeast-2 or us-east-1"),
     "default_stage": pattern(STAGE_RE, "1-16 lowercase letters and digits, starting with a letter (e.g. dev)"),
     "serverless_flavour": one_of(SERVERLESS_FLAVOURS),

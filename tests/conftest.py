@@ -8,20 +8,22 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import pymysql
 import pytest
-import trustme
 from cookiecutter.environment import StrictEnvironment
 from pytest_cookies.plugin import Cookies, Result
 from pytest_mysql import factories
+
+from tests.harness import MARIADB_OPTIONS, HarnessError, create_database, mariadb_tls_options
+from tests.harness import project_env as project_env  # noqa: F401 (re-exported: test modules import it from here)
+from tests.harness import run_command, write_tls_files
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
 COOKIECUTTER_JSON = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
@@ -52,13 +54,10 @@ def load_hook(name: str, context: Mapping[str, Any], tmp_path: Path) -> ModuleTy
 
 def run(command: list[str], cwd: Path, env: Mapping[str, str] | None = None, timeout: int = 600) -> str:
     """Run a command of the baked project; fail the test with its output when it exits non-zero."""
-    result = subprocess.run(
-        command, cwd=cwd, env=dict(env or os.environ), capture_output=True, text=True, timeout=timeout, check=False
-    )
-    output = result.stdout + result.stderr
-    if result.returncode != 0:
-        pytest.fail(f"{' '.join(command)} exited {result.returncode}:\n{output}", pytrace=False)
-    return output
+    try:
+        return run_command(command, cwd, env, timeout)
+    except HarnessError as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 # The formatter/linter commands each lint stack configures in a baked project (mypy --strict runs with both).
@@ -81,11 +80,13 @@ def tool(name: str) -> str:
     return str(path)
 
 
-def project_env(**overrides: str) -> dict[str, str]:
-    """The environment for running a baked project's tools: no inherited virtualenv, no settings leaking in."""
-    env = {key: value for key, value in os.environ.items() if key not in {"VIRTUAL_ENV", "DATABASE_URL"}}
-    env.update(overrides)
-    return env
+@contextmanager
+def render_only() -> Iterator[None]:
+    """Bakes inside skip uv's lock and sync; usable where the monkeypatch fixture is not (session fixtures, hypothesis
+    examples, which share one function-scoped fixture)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CHALLENGE_BACKEND_SKIP_UV", "1")
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +107,7 @@ def default_project(default_bake: Result) -> Path:
 ALTERNATIVE_ANSWERS = {
     "project_slug": "alt-backend",
     "serverless_flavour": "osls",
-    "aws_credentials": "oidc",
+    "aws_credentials": "access_keys",
     "serverless_org": "acme",
     "language": "en",
     "lint_stack": "ruff",
@@ -116,9 +117,9 @@ ALTERNATIVE_ANSWERS = {
 
 @pytest.fixture(scope="session")
 def alternative_project(cookies_session: Cookies) -> Path:
-    """A bake with the other choices (osls, OIDC, an org, English, ruff, no example module), rendered without uv."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CHALLENGE_BACKEND_SKIP_UV", "1")
+    """A bake with the other choices (osls, access keys, an org, English, ruff, no example module), rendered without
+    uv."""
+    with render_only():
         result = cookies_session.bake(extra_context=dict(ALTERNATIVE_ANSWERS))
     assert result.exit_code == 0, result.exception
     return Path(result.project_path)
@@ -126,12 +127,17 @@ def alternative_project(cookies_session: Cookies) -> Path:
 
 # How the template's tests run a baked project's own suite. Its MySQL-only tests skip on SQLite, saying why.
 GENERATED_PYTEST = ["uv", "run", "--frozen", "pytest", "-p", "no:cacheprovider", "-rs"]
+# The generated `scaffold` test (make module in a copy, then its linters, migration and tests on SQLite, ~30 s) depends
+# only on the language, the lint stack and the example module; runs whose bake differs in nothing else leave it out.
+WITHOUT_SCAFFOLD = ["-m", "not scaffold"]
+SCAFFOLD_ANSWERS = {"language", "lint_stack", "include_example_module"}
 MYSQL_ONLY_SKIP = "needs a MySQL server (TEST_DATABASE_URL)"
 
 
 def assert_generated_suite_passed(output: str, on_mysql: bool) -> int:
     """Nothing failed; nothing skipped on MySQL, only the MySQL-only tests on SQLite. Returns the passed count."""
-    assert "failed" not in output, output
+    # Test names may contain "failed" (and do, with --durations): look for pytest's own failure lines only.
+    assert not re.search(r"^(FAILED|ERROR) |\b\d+ (failed|errors?)\b", output, flags=re.MULTILINE), output
     skips = re.findall(r"^SKIPPED .*$", output, flags=re.MULTILINE)
     if on_mysql:
         assert "skipped" not in output, output
@@ -164,7 +170,6 @@ def mariadb_available() -> None:
     require_commands(*MARIADB_BINARIES, install_hint="apt-get install mariadb-server")
 
 
-MARIADB_PARAMS = "--skip-log-bin --bind-address=127.0.0.1 --skip-name-resolve"
 _MARIADB_CA_KEY = pytest.StashKey[Path]()
 
 
@@ -173,17 +178,10 @@ def pytest_configure(config: pytest.Config) -> None:
     so every run of the generated app against it proves the app's connections use TLS."""
     directory = Path(tempfile.mkdtemp(prefix="mariadb-tls-"))
     config.add_cleanup(lambda: shutil.rmtree(directory, ignore_errors=True))
-    authority = trustme.CA()
-    certificate = authority.issue_cert("127.0.0.1", "localhost")
-    authority.cert_pem.write_to_path(str(directory / "ca.pem"))
-    certificate.cert_chain_pems[0].write_to_path(str(directory / "server-cert.pem"))
-    certificate.private_key_pem.write_to_path(str(directory / "server-key.pem"))
-    config.stash[_MARIADB_CA_KEY] = directory / "ca.pem"
+    tls = write_tls_files(directory)
+    config.stash[_MARIADB_CA_KEY] = tls.ca
     # pytest-mysql reads its server parameters from this option when the factory gives none.
-    config.option.mysql_params = (
-        f"{MARIADB_PARAMS} --ssl-ca={directory / 'ca.pem'} --ssl-cert={directory / 'server-cert.pem'}"
-        f" --ssl-key={directory / 'server-key.pem'} --require-secure-transport=ON"
-    )
+    config.option.mysql_params = " ".join([*MARIADB_OPTIONS, *mariadb_tls_options(tls)])
 
 
 mariadb_proc = factories.mysql_proc(
@@ -206,14 +204,7 @@ def mariadb_ca(request: pytest.FixtureRequest) -> Path:
 def mariadb_url(mariadb_available: None, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh database and user on a throwaway MariaDB server; yields its mysql+aiomysql URL."""
     server = request.getfixturevalue("mariadb_proc")
-    admin = pymysql.connect(unix_socket=server.unixsocket, user="root", autocommit=True)
-    with admin.cursor() as cursor:
-        # latin1, like many servers' default: the generated tables must still store full Unicode (utf8mb4).
-        cursor.execute("CREATE DATABASE app_test CHARACTER SET latin1")
-        for host in ("localhost", "127.0.0.1"):
-            cursor.execute(f"CREATE USER 'app'@'{host}' IDENTIFIED BY 'app-password'")
-            cursor.execute(f"GRANT ALL ON app_test.* TO 'app'@'{host}'")
-    admin.close()
+    create_database(server.unixsocket, "app_test", "app", "app-password")
     yield f"mysql+aiomysql://app:app-password@127.0.0.1:{server.port}/app_test"
 
 
@@ -254,3 +245,31 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"uv: {uv or 'not found'}; python running the tests: {sys.version.split()[0]}",
         f"mariadb: {'found' if all(shutil.which(name) for name in MARIADB_BINARIES) else 'not found'}",
     ]
+
+
+# A template repository for update tests (cruft, the generated template-update workflow): the template's own parts,
+# committed with a fixed identity.
+TEMPLATE_PARTS = ("cookiecutter.json", "hooks", "{{cookiecutter.project_slug}}")
+GIT = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.com", "-c", "init.defaultBranch=main"]
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git with the tests' identity; fail the test when it exits non-zero."""
+    return run([*GIT, *args], cwd)
+
+
+@pytest.fixture
+def template_repo(tmp_path: Path) -> Path:
+    """This template as it is in the working tree, committed to a local git repository (commit A)."""
+    repo = tmp_path / "template"
+    repo.mkdir()
+    for part in TEMPLATE_PARTS:
+        source = TEMPLATE_ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, repo / part)
+    git(repo, "init", "--quiet")
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "-m", "A")
+    return repo

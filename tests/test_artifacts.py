@@ -4,6 +4,7 @@ hadolint, pre-commit's own validator; plus the parsed structure the project reli
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,10 @@ import pytest
 import yaml
 from pytest_cookies.plugin import Cookies
 
-from tests.conftest import LINT_COMMANDS, lint_stack_of, project_env, run, tool
+from tests.conftest import LINT_COMMANDS, TEMPLATE_ROOT, default_context, lint_stack_of, project_env, run, tool
+from tests.test_docs_languages import render_template_file
 
-WORKFLOWS = ("ci.yml", "deploy.yml")
+WORKFLOWS = ("ci.yml", "deploy.yml", "template-update.yml")
 
 
 @pytest.fixture(params=["default", "alternative"])
@@ -44,62 +46,78 @@ def step_names(job: dict[str, Any]) -> list[str]:
 def test_workflows_match_the_github_schema(project: Path) -> None:
     files = [str(project / ".github" / "workflows" / name) for name in WORKFLOWS]
     run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *files], project)
+    run([tool("check-jsonschema"), "--builtin-schema", "vendor.dependabot", ".github/dependabot.yml"], project)
 
 
 def test_ci_runs_linters_and_tests_against_mysql_on_pull_requests(project: Path) -> None:
     workflow = load_workflow(project, "ci.yml")
     assert "pull_request" in workflow["on"]
-    assert workflow["permissions"] == {"contents": "read"}
+    assert workflow["permissions"] == {}
     job = workflow["jobs"]["test"]
+    assert job["permissions"] == {"contents": "read"}
     assert job["timeout-minutes"] <= 30
     assert job["services"]["mysql"]["image"].startswith("mysql:8")
+    assert "MYSQL_ROOT_PASSWORD" not in job["services"]["mysql"]["env"]
+    assert job["env"]["TEST_DATABASE_URL"].startswith("mysql+aiomysql://app:")
     assert job["env"]["TEST_REQUIRE_DATABASE_URL"] == "1"
     commands = "\n".join(step.get("run", "") for step in job["steps"])
     for expected in ("uv sync --locked", "pytest", *linters(project)):
         assert expected in commands
 
 
-def test_ci_reports_template_drift_without_blocking(project: Path) -> None:
-    job = load_workflow(project, "ci.yml")["jobs"]["template-drift"]
-    assert job["continue-on-error"] is True
-    assert any(step.get("run") == "uvx cruft check" for step in job["steps"])
+def test_template_updates_come_as_a_pull_request_instead_of_a_drift_report(project: Path) -> None:
+    assert "template-drift" not in load_workflow(project, "ci.yml")["jobs"]
+    workflow = load_workflow(project, "template-update.yml")
+    assert set(workflow["on"]) == {"schedule", "workflow_dispatch"}
+    runs = [step.get("run", "") for step in workflow["jobs"]["update"]["steps"]]
+    assert [run for run in runs if "template_update.sh" in run] == [
+        "bash scripts/template_update.sh apply",
+        "bash scripts/template_update.sh propose",
+    ]
 
 
-def test_deploy_tests_migrates_deploys_checks_readiness_then_releases(project: Path) -> None:
+def test_deploy_tests_migrates_deploys_with_rollback_then_releases_in_its_own_job(project: Path) -> None:
     workflow = load_workflow(project, "deploy.yml")
     assert workflow["on"]["push"]["branches"] == ["main"]
     assert workflow["concurrency"]["cancel-in-progress"] is False
-    assert workflow["jobs"]["test"] == {"uses": "./.github/workflows/ci.yml"}
+    assert workflow["jobs"]["test"]["uses"] == "./.github/workflows/ci.yml"
     assert "workflow_call" in load_workflow(project, "ci.yml")["on"]
     job = workflow["jobs"]["deploy"]
     assert job["needs"] == "test"
+    assert job["environment"] == "prod"
+    assert "default_branch" in job["if"]
     assert job["timeout-minutes"] <= 60
     names = step_names(job)
-    order = [names.index(name) for name in ("Migrate the database", "Deploy", "Readiness check", "Release")]
+    deploy_step = "Deploy, check readiness, roll back a failing release"
+    order = [names.index(name) for name in ("Install", "Migrate the database", deploy_step)]
     assert order == sorted(order)
     setup_python = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/setup-python"))
     assert setup_python["with"]["python-version"] == (project / ".python-version").read_text().strip()
-    assert "$url/health/ready" in job["steps"][names.index("Readiness check")]["run"]
-    version_step = next(step for step in job["steps"] if step.get("id") == "version")
-    assert "date -u +%Y.%m.%d" in version_step["run"] and "GITHUB_SHA::7" in version_step["run"]
-    release = job["steps"][names.index("Release")]["run"]
-    assert "${{ steps.version.outputs.tag }}" in release
+    assert job["steps"][names.index(deploy_step)]["run"] == "bash scripts/release.sh deploy prod"
+    release = workflow["jobs"]["release"]
+    assert release["needs"] == "deploy" and "if" not in release
+    assert [step.get("run") for step in release["steps"] if "run" in step] == ["bash scripts/release.sh publish"]
 
 
 def test_deploy_credentials_follow_the_answer(default_project: Path, alternative_project: Path) -> None:
-    keys = load_workflow(default_project, "deploy.yml")
-    assert keys["jobs"]["deploy"]["env"]["AWS_ACCESS_KEY_ID"] == "${{ secrets.AWS_ACCESS_KEY_ID }}"
-    assert keys["jobs"]["deploy"]["env"]["SERVERLESS_ACCESS_KEY"] == "${{ secrets.SERVERLESS_ACCESS_KEY }}"
-    assert "id-token" not in keys["permissions"]
-
-    oidc = load_workflow(alternative_project, "deploy.yml")
-    assert oidc["permissions"]["id-token"] == "write"
-    env = oidc["jobs"]["deploy"]["env"]
-    assert "AWS_ACCESS_KEY_ID" not in env and "SERVERLESS_ACCESS_KEY" not in env
-    assume = next(
-        step for step in oidc["jobs"]["deploy"]["steps"] if "configure-aws-credentials" in step.get("uses", "")
-    )
-    assert assume["with"]["role-to-assume"] == "${{ secrets.AWS_DEPLOY_ROLE_ARN }}"
+    """The AWS credentials are configured by the step right before the deploy step, after every install."""
+    for project, expected in (
+        (default_project, {"role-to-assume": "${{ secrets.AWS_DEPLOY_ROLE_ARN }}"}),
+        (
+            alternative_project,
+            {
+                "aws-access-key-id": "${{ secrets.AWS_ACCESS_KEY_ID }}",
+                "aws-secret-access-key": "${{ secrets.AWS_SECRET_ACCESS_KEY }}",
+            },
+        ),
+    ):
+        job = load_workflow(project, "deploy.yml")["jobs"]["deploy"]
+        steps = job["steps"]
+        position = next(i for i, step in enumerate(steps) if "configure-aws-credentials" in step.get("uses", ""))
+        assert {key: value for key, value in steps[position]["with"].items() if key != "aws-region"} == expected
+        assert steps[position + 1]["run"] == "bash scripts/release.sh deploy prod"
+        assert position + 2 == len(steps)
+        assert ("id-token" in job["permissions"]) is (project == default_project)
 
 
 def test_dockerfile_passes_hadolint(default_project: Path) -> None:
@@ -128,8 +146,90 @@ def test_dockerfile_and_workflows_follow_the_python_version(cookies: Cookies, mo
     assert load_workflow(project, "deploy.yml")["jobs"]["deploy"]["env"]["UV_PYTHON"] == "3.13"
 
 
-def test_compose_matches_the_compose_schema(default_project: Path) -> None:
+def test_compose_matches_the_compose_schema(default_project: Path, tmp_path: Path) -> None:
+    """The file as written, and as compose sees it once its variables are resolved."""
     run([tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", "docker-compose.yml"], default_project)
+    resolved = tmp_path / "docker-compose.yml"
+    resolved.write_text(interpolate((default_project / "docker-compose.yml").read_text(), {"DB_PASSWORD": "x"}))
+    run([tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(resolved)], tmp_path)
+
+
+# Compose's interpolation: $$, $NAME, ${NAME} and ${NAME<op><word>} with the operators of the compose specification.
+INTERPOLATION = re.compile(r"\$(?:(?P<escaped>\$)|\{(?P<braced>[^}]*)\}|(?P<named>[A-Za-z_][A-Za-z0-9_]*))")
+EXPRESSION = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<operator>:?[-?+])(?P<word>.*))?", flags=re.DOTALL)
+
+
+class MissingVariable(Exception):
+    """A required variable (${NAME:?message}) is unset or empty; compose stops with the message."""
+
+
+def interpolate(text: str, environ: dict[str, str]) -> str:
+    """The compose file as `docker compose config` resolves it against these variables."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group("escaped"):
+            return "$"
+        expression = EXPRESSION.fullmatch(match.group("braced") or match.group("named") or "")
+        assert expression, match.group(0)
+        name, operator, word = expression.group("name", "operator", "word")
+        value = environ.get(name)
+        missing = value is None or (value == "" and bool(operator) and operator.startswith(":"))
+        if operator in {":-", "-"}:
+            return word if missing else str(value)
+        if operator in {":?", "?"}:
+            if missing:
+                raise MissingVariable(f"{name}: {word}")
+            return str(value)
+        if operator in {":+", "+"}:
+            return "" if missing else word
+        return value or ""
+
+    return INTERPOLATION.sub(replace, text)
+
+
+def test_the_interpolation_model_follows_the_compose_specification() -> None:
+    environ = {"SET": "v", "EMPTY": ""}
+    assert interpolate("$$SET ${SET} $SET ${UNSET:-d} ${EMPTY:-d} ${EMPTY-d} ${SET:+r} ${EMPTY+r}", environ) == (
+        "$SET v v d d  r r"
+    )
+    with pytest.raises(MissingVariable, match="EMPTY: needed"):
+        interpolate("${EMPTY:?needed}", environ)
+    assert interpolate("${EMPTY?needed}", environ) == ""
+
+
+def required_variables(compose: str) -> set[str]:
+    return set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*):?\?", compose))
+
+
+def test_compose_stops_without_a_database_password(default_project: Path) -> None:
+    """No default password: unset, empty (as in a fresh copy of .env.example) or set, only the last one resolves."""
+    compose = (default_project / "docker-compose.yml").read_text()
+    assert required_variables(compose) == {"DB_PASSWORD"}
+    env_example = dict(
+        line.split("=", 1) for line in (default_project / ".env.example").read_text().splitlines() if "=" in line
+    )
+    for environ in ({}, env_example):
+        with pytest.raises(MissingVariable, match="DB_PASSWORD: set DB_PASSWORD in .env"):
+            interpolate(compose, {key: value for key, value in environ.items() if not key.startswith("#")})
+    resolved = yaml.safe_load(interpolate(compose, {"DB_PASSWORD": "from-env"}))
+    assert resolved["services"]["app"]["environment"]["DB_PASSWORD"] == "from-env"
+    assert resolved["services"]["db"]["environment"]["MYSQL_PASSWORD"] == "from-env"
+
+
+def test_compose_with_root_answered_as_the_user_still_requires_the_password() -> None:
+    compose = render_template_file("docker-compose.yml", {**default_context(), "db_user": "root"})
+    assert required_variables(compose) == {"DB_PASSWORD"}
+    database = yaml.safe_load(interpolate(compose, {"DB_PASSWORD": "x"}))["services"]["db"]["environment"]
+    assert database["MYSQL_ROOT_PASSWORD"] == "x" and "MYSQL_USER" not in database
+
+
+def test_compose_publishes_on_loopback_with_an_app_user_and_no_known_root_password(default_project: Path) -> None:
+    compose = yaml.safe_load(interpolate((default_project / "docker-compose.yml").read_text(), {"DB_PASSWORD": "x"}))
+    ports = [port for service in compose["services"].values() for port in service.get("ports", [])]
+    assert ports and all(port.startswith("127.0.0.1:") for port in ports)
+    database = compose["services"]["db"]["environment"]
+    assert database["MYSQL_USER"] == compose["services"]["app"]["environment"]["DB_USER"] == "app"
+    assert database["MYSQL_RANDOM_ROOT_PASSWORD"] == "yes" and "MYSQL_ROOT_PASSWORD" not in database
 
 
 def test_compose_waits_for_a_healthy_mysql(default_project: Path) -> None:
@@ -153,11 +253,35 @@ def test_pre_commit_hooks_cover_the_linters_and_requirements(project: Path) -> N
 
 
 def test_requirements_txt_is_what_the_pre_commit_hook_writes(default_project: Path, tmp_path: Path) -> None:
+    """The hook's entry, run on a copy of the bake without requirements.txt, writes what the post-gen hook wrote."""
     config = yaml.safe_load((default_project / ".pre-commit-config.yaml").read_text())
     hook = next(hook for repo in config["repos"] for hook in repo["hooks"] if hook["id"] == "requirements-txt")
-    command = hook["entry"].replace("requirements.txt", str(tmp_path / "requirements.txt")).split()
-    run(command, default_project, project_env())
-    assert (tmp_path / "requirements.txt").read_text() == (default_project / "requirements.txt").read_text()
+    assert hook["entry"] == "make requirements"
+    copy = tmp_path / default_project.name
+    shutil.copytree(default_project, copy, ignore=shutil.ignore_patterns(".venv", "requirements.txt"))
+    run(["bash", "-c", hook["entry"]], copy, project_env())
+    assert (copy / "requirements.txt").read_text() == (default_project / "requirements.txt").read_text()
+
+
+# The one spelling of the export; everything else runs `make requirements`.
+EXPORT_COMMAND = "export --frozen --no-default-groups --no-hashes --no-emit-project --no-header"
+
+
+def test_the_requirements_export_is_written_only_in_the_makefile(project: Path) -> None:
+    """The post-gen hook, pre-commit, CI and the docs run `make requirements`, so the flags cannot drift apart."""
+    writers = [
+        str(path.relative_to(project))
+        for path in project.rglob("*")
+        if path.is_file()
+        and not {".venv", "node_modules", ".serverless"} & set(path.relative_to(project).parts)
+        and EXPORT_COMMAND in path.read_text(errors="replace")
+    ]
+    assert writers == ["Makefile"]
+    ci_steps = load_workflow(project, "ci.yml")["jobs"]["test"]["steps"]
+    check = next(step["run"] for step in ci_steps if "requirements.txt" in step.get("name", ""))
+    assert check.split("\n")[:2] == ["make requirements", "git diff --exit-code requirements.txt"]
+    for source in (TEMPLATE_ROOT / "README.md", TEMPLATE_ROOT / "hooks" / "post_gen_project.py"):
+        assert EXPORT_COMMAND not in source.read_text(), source
 
 
 def env_example_names(project: Path) -> set[str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cfnlint.decode import cfn_yaml
 from pytest_cookies.plugin import Cookies, Result
 
 from tests.conftest import default_context
@@ -27,11 +28,16 @@ REFERENCE_FILES = [
     "app/database/config.py",
     "app/database/constant.py",
     "app/database/dependency.py",
+    "app/registry.py",
     "app/module/__init__.py",
     "infra/serverless.yml",
     "infra/package.json",
     "infra/package-lock.json",
     "infra/Makefile",
+    "Makefile",
+    "scripts/new_module.py",
+    "scaffold/module/router.py.tmpl",
+    "scaffold/tests/test_module.py.tmpl",
     ".pre-commit-config.yaml",
     "Dockerfile",
     "docker-compose.yml",
@@ -46,6 +52,11 @@ REFERENCE_FILES = [
     "tests/conftest.py",
     ".github/workflows/ci.yml",
     ".github/workflows/deploy.yml",
+    ".github/workflows/template-update.yml",
+    ".github/dependabot.yml",
+    "scripts/release.sh",
+    "scripts/template_update.sh",
+    "infra/ci-access.yml",
     "alembic.ini",
     "migrations/env.py",
 ]
@@ -88,8 +99,10 @@ def test_no_unrendered_template_syntax(default_project: Path) -> None:
 
 def test_github_expressions_survive_rendering(default_project: Path) -> None:
     workflow = (default_project / ".github/workflows/deploy.yml").read_text()
-    assert "${{ secrets.AWS_ACCESS_KEY_ID }}" in workflow
-    assert "${{ steps.version.outputs.tag }}" in workflow
+    assert "${{ secrets.AWS_DEPLOY_ROLE_ARN }}" in workflow
+    assert "${{ github.token }}" in workflow
+    update = (default_project / ".github/workflows/template-update.yml").read_text()
+    assert "${{ secrets.TEMPLATE_UPDATE_TOKEN || github.token }}" in update
 
 
 def test_all_python_compiles(default_project: Path, tmp_path: Path) -> None:
@@ -101,7 +114,10 @@ def test_all_python_compiles(default_project: Path, tmp_path: Path) -> None:
 def test_structured_files_parse(default_project: Path) -> None:
     for path in project_files(default_project):
         if path.suffix in {".yml", ".yaml"}:
-            assert yaml.safe_load(path.read_text()) is not None, path
+            text = path.read_text()
+            # CloudFormation templates use short-form tags (!Ref, !Sub) that only its own loader knows.
+            load = cfn_yaml.loads if "AWSTemplateFormatVersion" in text else yaml.safe_load
+            assert load(text) is not None, path
         elif path.suffix == ".json":
             json.loads(path.read_text())
         elif path.suffix == ".toml" or path.name == "uv.lock":
@@ -245,3 +261,52 @@ def test_git_init_opt_in_creates_a_repository(cookies: Cookies, monkeypatch: pyt
 def test_korean_is_the_default_language(default_project: Path) -> None:
     assert default_context()["language"] == "ko"
     assert "허용 값" in (default_project / "app/common/messages.py").read_text()
+
+
+# ---- names and variants ---------------------------------------------------------------------------------------------
+
+# Template files that exist once per answer; the post-gen hook renames the chosen one, so none may reach a bake.
+VARIANT_FILES = (
+    "README.ko.md",
+    "README.en.md",
+    "CLAUDE.ko.md",
+    "CLAUDE.en.md",
+    "infra/package-lock.v4.json",
+    "infra/package-lock.osls.json",
+)
+
+
+@pytest.mark.parametrize(
+    ("bake", "korean", "serverless_package"),
+    [("default_project", True, "serverless"), ("alternative_project", False, "osls")],
+)
+def test_variants_follow_the_answers_and_leave_no_variant_file(
+    request: pytest.FixtureRequest, bake: str, korean: bool, serverless_package: str
+) -> None:
+    project: Path = request.getfixturevalue(bake)
+    assert [variant for variant in VARIANT_FILES if (project / variant).exists()] == []
+    for document in ("README.md", "CLAUDE.md"):
+        assert bool(re.search(r"[\uac00-\ud7a3]", (project / document).read_text())) is korean, document
+    locked = json.loads((project / "infra" / "package-lock.json").read_text())["packages"][""]["devDependencies"]
+    assert serverless_package in locked
+    assert locked == json.loads((project / "infra" / "package.json").read_text())["devDependencies"]
+
+
+@pytest.mark.parametrize(
+    ("project_name", "slug"),
+    [("챌린지 백엔드", "caelrinji-baegendeu"), ('O\'Reilly "Quotes" API', "o-reilly-quotes-api")],
+    ids=["korean", "punctuated"],
+)
+def test_names_in_any_script_bake_with_a_valid_slug(
+    cookies: Cookies, monkeypatch: pytest.MonkeyPatch, project_name: str, slug: str
+) -> None:
+    """The default slug is cookiecutter's slugify of the name, so the folder, the package and the Serverless service
+    get a valid name, and the name itself is kept where people read it."""
+    monkeypatch.setenv("CHALLENGE_BACKEND_SKIP_UV", "1")
+    result = cookies.bake(extra_context={"project_name": project_name})
+    assert result.exit_code == 0, result.exception
+    project = Path(result.project_path)
+    assert project.name == slug
+    assert tomllib.loads((project / "pyproject.toml").read_text())["project"]["name"] == slug
+    assert yaml.safe_load((project / "infra" / "serverless.yml").read_text())["service"] == slug
+    assert (project / "README.md").read_text().startswith(f"# {project_name}\n")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -14,35 +13,36 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import project_env, run
+from tests.harness import free_port
 
 pytestmark = pytest.mark.slow
 
-# Commands executed by test_runnable_documented_commands_work, in a copy of the default bake.
+# Commands executed by test_runnable_documented_commands_work, in a copy of each bake.
 RUN_HERE = {
-    "uv sync",
-    "uv run alembic upgrade head",
-    "uv run pytest",
-    "uv run black --check . && uv run isort --check-only . && uv run flake8 . && uv run mypy .",
-    "uv run black . && uv run isort . && uv run flake8 . && uv run mypy .",
-    'uv run alembic revision --autogenerate -m "설명"',
-    'uv run alembic revision --autogenerate -m "message"',
-    "uv run ruff format --check . && uv run ruff check . && uv run mypy .",
-    "uv run ruff format . && uv run ruff check --fix . && uv run mypy .",
+    "make install",
+    "make migrate",
+    'uv run alembic revision --autogenerate -m "add orders table"',
+    "make test",
+    "make lint",
+    "make requirements",
+    "make help",
+    "make format",
 }
 # Commands proven elsewhere in the suite.
 PROVEN_ELSEWHERE = {
     "uv run uvicorn main:app --reload": "test_uvicorn_serves_health",
-    "cd infra && make install": "tests/test_deployment.py (npm ci from the lock)",
-    "cd infra && make package": "tests/test_deployment.py (make package, unzip and invoke)",
-    "uv export": "tests/test_artifacts.py::test_requirements_txt_is_what_the_pre_commit_hook_writes",
+    "make -C infra install": "tests/test_deployment.py (npm ci from the lock)",
+    "make -C infra package": "tests/test_deployment.py (make package, unzip and invoke)",
+    "make module name=orders": "the generated suite's tests/test_new_module.py",
+    "make -C infra ci-access REPOSITORY=OWNER/REPO": "tests/test_workflow_scripts.py (with a stand-in aws)",
+    "make -C infra ci-access": "tests/test_workflow_scripts.py (with a stand-in aws)",
 }
 # Commands this machine cannot run, and why.
 NOT_HERE = {
-    "cd infra && make deploy-dev": "needs AWS credentials (refusal without settings: test_makefile_refuses_to_run_*)",
-    "cd infra && make deploy-prod": "needs AWS credentials",
-    "make deploy-prod": "needs AWS credentials",
-    "cd infra && make remove-dev": "needs AWS credentials",
-    "docker compose up --build": "no Docker engine here (hadolint and the compose schema check the files)",
+    "make -C infra deploy-dev": "needs AWS credentials (refusal without settings: test_makefile_refuses_to_run_*)",
+    "make -C infra deploy-prod": "needs AWS credentials",
+    "make -C infra remove-dev": "needs AWS credentials",
+    "docker compose up --build --detach": "no Docker engine here (hadolint and the compose schema check the files)",
     "docker compose exec app alembic upgrade head": "no Docker engine here (alembic upgrade runs on MariaDB elsewhere)",
 }
 
@@ -57,7 +57,7 @@ def documented_commands(project: Path) -> set[str]:
             if command and not command.startswith("export "):  # exports only set placeholders for the next lines
                 commands.add(command)
     claude = (project / "CLAUDE.md").read_text()
-    commands.update(re.findall(r"`((?:uv|cd infra|make|docker) [^`]*)`", claude))
+    commands.update(re.findall(r"`((?:uv|cd|make|docker) [^`]*)`", claude))
     return commands
 
 
@@ -68,10 +68,18 @@ def test_every_documented_command_is_classified(request: pytest.FixtureRequest, 
     assert documented_commands(project) - known == set()
 
 
+@pytest.mark.parametrize("bake", ["default_project", "alternative_project"])
+def test_documented_commands_run_from_the_project_root(request: pytest.FixtureRequest, bake: str) -> None:
+    """No command changes directory, so a README block pasted whole into one shell runs in order (a second
+    `cd infra && ...` would fail); infra targets run as `make -C infra <target>`."""
+    project: Path = request.getfixturevalue(bake)
+    assert [command for command in documented_commands(project) if re.search(r"(?:^|&&|;)\s*cd ", command)] == []
+
+
 # Order of the runnable commands: install, migrate, write a new revision, then the rest (tests and the check-only
 # linters, which so see the revision as Alembic wrote it), and the fixing linters last.
-FIRST = ("uv sync", "uv run alembic upgrade", "uv run alembic revision")
-FIXERS = ("uv run black .", "uv run ruff format .")
+FIRST = ("make install", "make migrate", "uv run alembic revision")
+FIXERS = ("make format",)
 
 
 def run_order(command: str) -> int:
@@ -94,18 +102,12 @@ def test_runnable_documented_commands_work(request: pytest.FixtureRequest, bake:
     env = project_env(ENVIRONMENT="local", SQLITE_PATH=str(tmp_path / "local.db"))
     ordered = sorted(RUN_HERE & documented, key=run_order)
     revision = next(index for index, command in enumerate(ordered) if "alembic revision" in command)
-    check_only = next(index for index, command in enumerate(ordered) if "--check" in command)
-    assert ordered[0] == "uv sync" and revision < check_only and ordered[-1].startswith(FIXERS), ordered
+    check_only = ordered.index("make lint")
+    assert ordered[0] == "make install" and revision < check_only and ordered[-1].startswith(FIXERS), ordered
     for command in ordered:
         run(["bash", "-c", command], project, env)
     shipped = len(list((baked / "migrations" / "versions").glob("*.py")))
     assert len(list((project / "migrations" / "versions").glob("*.py"))) == shipped + 1  # plus the new (empty) one
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_uvicorn_serves_health(default_project: Path, tmp_path: Path) -> None:

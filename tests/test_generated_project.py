@@ -10,14 +10,44 @@ from pathlib import Path
 import pytest
 import trustme
 
-from tests.conftest import GENERATED_PYTEST, LINT_COMMANDS, assert_generated_suite_passed, project_env, run
+from tests.conftest import (
+    GENERATED_PYTEST,
+    LINT_COMMANDS,
+    WITHOUT_SCAFFOLD,
+    assert_generated_suite_passed,
+    project_env,
+    run,
+)
 
 pytestmark = pytest.mark.slow
 
+# The generated tests/test_api_contract.py (schemathesis) has one test per operation of the app's OpenAPI document,
+# and one for workflows across operations; -rsp lists each that passed (and the skip reasons, as -rs did).
+FUZZED_OPERATION = re.compile(r"^PASSED tests/test_api_contract\.py::test_every_operation_keeps", re.MULTILINE)
+FUZZED_WORKFLOWS = re.compile(r"^PASSED tests/test_api_contract\.py::test_workflows_across_operations", re.MULTILINE)
+# GET /health and /health/ready; the example module adds POST /challenges, GET /challenges and GET /challenges/{id}.
+HEALTH_OPERATIONS = 2
+EXAMPLE_MODULE_OPERATIONS = 3
+
+
+def documented_operations(include_example_module: str) -> int:
+    """How many operations the OpenAPI document of a bake lists."""
+    return HEALTH_OPERATIONS + (EXAMPLE_MODULE_OPERATIONS if include_example_module == "yes" else 0)
+
+
+def assert_api_fuzzed(output: str, operations: int) -> None:
+    """The generated suite's output (run with -rsp) shows every operation and the workflows fuzzed, and passed."""
+    assert len(FUZZED_OPERATION.findall(output)) == operations, output
+    assert FUZZED_WORKFLOWS.search(output), output
+
 
 def test_generated_suite_passes_on_sqlite(default_project: Path, summary: list[str]) -> None:
-    output = run(GENERATED_PYTEST, default_project, project_env())
+    output = run([*GENERATED_PYTEST, "--durations=0", "-rsp"], default_project, project_env())
     summary.append(f"generated suite on SQLite: {output.strip().splitlines()[-1].strip('= ')}")
+    assert re.search(r"^[\d.]+s call .*test_make_module_adds_a_domain_that_passes_every_check$", output, re.MULTILINE)
+    summary.append("generated suite: make module name=orders, then migration, linters, mypy and its tests: passed")
+    assert_api_fuzzed(output, documented_operations("yes"))
+    summary.append(f"generated suite on SQLite: schemathesis fuzzed {documented_operations('yes')} operations: passed")
     assert "database: sqlite+aiosqlite" in output
     assert assert_generated_suite_passed(output, on_mysql=False) >= 25
 
@@ -26,9 +56,12 @@ def test_generated_suite_passes_on_sqlite(default_project: Path, summary: list[s
 @pytest.mark.xdist_group("mariadb")
 def test_generated_suite_passes_on_mariadb(default_project: Path, mariadb_url: str, summary: list[str]) -> None:
     env = project_env(TEST_DATABASE_URL=mariadb_url, TEST_REQUIRE_DATABASE_URL="1")
-    output = run(GENERATED_PYTEST, default_project, env)
+    # The scaffold check migrates and tests its own SQLite copy: the SQLite run above covers it.
+    output = run([*GENERATED_PYTEST, "-rsp", *WITHOUT_SCAFFOLD], default_project, env)
     summary.append(f"generated suite on MariaDB: {output.strip().splitlines()[-1].strip('= ')}")
     assert "database: mysql+aiomysql://app:***@127.0.0.1" in output
+    assert_api_fuzzed(output, documented_operations("yes"))
+    summary.append(f"generated suite on MariaDB: schemathesis fuzzed {documented_operations('yes')} operations: passed")
     # No skips: the server refuses unencrypted TCP, so this also proves the app's connections use TLS.
     assert assert_generated_suite_passed(output, on_mysql=True) >= 25
 

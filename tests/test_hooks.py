@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -11,8 +12,12 @@ from typing import Any
 
 import pytest
 from botocore.session import Session
+from cookiecutter.environment import StrictEnvironment
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tests.conftest import default_context, load_hook
+from tests.conftest import COOKIECUTTER_JSON, TEMPLATE_ROOT, default_context, load_hook, require_commands
+from tests.test_docs_languages import render_template_file
 
 
 @pytest.fixture
@@ -22,6 +27,40 @@ def pre_gen(tmp_path: Path) -> ModuleType:
 
 def post_gen_with(tmp_path: Path, **answers: str) -> ModuleType:
     return load_hook("post_gen_project", {**default_context(), **answers}, tmp_path)
+
+
+def default_slug(project_name: str) -> str:
+    """The project_slug cookiecutter.json derives from a project name."""
+    answers = {"project_name": project_name}
+    environment = StrictEnvironment(context={"cookiecutter": answers})
+    slug: str = environment.from_string(COOKIECUTTER_JSON["project_slug"]).render(cookiecutter=answers)
+    return slug
+
+
+@pytest.mark.parametrize(
+    ("project_name", "slug"),
+    [
+        ("Challenge Backend", "challenge-backend"),
+        ("챌린지 백엔드", "caelrinji-baegendeu"),
+        ('O\'Reilly "Quotes" API', "o-reilly-quotes-api"),
+        ("snake_case name", "snake-case-name"),
+        ("2048 Game", "project-2048-game"),
+        ("X", "project-x"),
+        ("🚀🔥", "project"),
+        ("An extraordinarily long project name that goes well beyond forty", "an-extraordinarily-long-project-name"),
+    ],
+)
+def test_default_slug_is_the_slugified_name(project_name: str, slug: str) -> None:
+    """Transliterated to ASCII, cut at a word boundary; prefixed when it would not start with a letter or is too
+    short."""
+    assert default_slug(project_name) == slug
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(project_name=st.text(max_size=90))
+def test_default_slug_of_any_name_passes_the_slug_check(pre_gen: ModuleType, project_name: str) -> None:
+    """--no-input never fails on a derived slug, whatever the name."""
+    assert pre_gen.CHECKS["project_slug"](default_slug(project_name)) is None
 
 
 def test_default_answers_are_valid(pre_gen: ModuleType) -> None:
@@ -101,7 +140,10 @@ def test_main_prints_problems_and_returns_1(tmp_path: Path, capsys: pytest.Captu
     [
         ({}, []),
         ({"use_docker": "no"}, ["Dockerfile", "docker-compose.yml", ".dockerignore"]),
-        ({"use_github_actions": "no"}, [".github"]),
+        (
+            {"use_github_actions": "no"},
+            [".github", "scripts/release.sh", "scripts/template_update.sh", "infra/ci-access.yml"],
+        ),
     ],
 )
 def test_paths_to_prune_follow_the_answers(tmp_path: Path, answers: dict[str, str], expected: list[str]) -> None:
@@ -136,6 +178,57 @@ def test_uv_opt_out_by_answer_or_environment(
     assert (module.uv_opted_out(module.ANSWERS, environ) is not None) is skipped
 
 
+VARIANT_SOURCES = ("README.ko.md", "README.en.md", "CLAUDE.ko.md", "CLAUDE.en.md")
+LOCK_SOURCES = ("infra/package-lock.v4.json", "infra/package-lock.osls.json")
+
+
+def test_variant_table_covers_every_choice_with_a_template_file(tmp_path: Path) -> None:
+    module = post_gen_with(tmp_path)
+    for name, destinations in module.VARIANT_TABLE.items():
+        for destination, sources in destinations.items():
+            assert list(sources) == COOKIECUTTER_JSON[name], destination
+            for source in sources.values():
+                assert (TEMPLATE_ROOT / "{{cookiecutter.project_slug}}" / source).is_file(), source
+
+
+@pytest.mark.parametrize(("language", "flavour"), [("ko", "v4"), ("en", "osls")])
+def test_chosen_variants_take_their_names_and_the_others_go_on_every_run(
+    tmp_path: Path, language: str, flavour: str
+) -> None:
+    """Run twice, as tests and cruft update do: the second run finds the files already named and changes nothing."""
+    module = post_gen_with(tmp_path, language=language, serverless_flavour=flavour, run_uv_sync="no")
+    project = tmp_path / "project"
+    (project / "infra").mkdir(parents=True)
+    for source in (*VARIANT_SOURCES, *LOCK_SOURCES):
+        (project / source).write_text(f"content of {source}")
+    for _ in range(2):
+        assert module.main(project, {"PATH": ""}) == 0
+        assert (project / "README.md").read_text() == f"content of README.{language}.md"
+        assert (project / "CLAUDE.md").read_text() == f"content of CLAUDE.{language}.md"
+        assert (project / "infra/package-lock.json").read_text() == f"content of infra/package-lock.{flavour}.json"
+        assert not any((project / source).exists() for source in (*VARIANT_SOURCES, *LOCK_SOURCES))
+
+
+@pytest.fixture
+def project_with_makefile(tmp_path: Path) -> Path:
+    """A project folder holding the generated Makefile, whose `requirements` target the export step runs."""
+    require_commands("make", install_hint="apt-get install make")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Makefile").write_text(render_template_file("Makefile", default_context()))
+    return project
+
+
+def stand_in_uv(folder: Path, failing: str | None = None) -> Path:
+    """A uv that succeeds, except for one subcommand, which fails with an error line like uv's."""
+    folder.mkdir(parents=True, exist_ok=True)
+    uv = folder / "uv"
+    failure = f'[ "$1" = {failing} ] || exit 0\necho "error: {failing} failed" >&2\nexit 2\n' if failing else ""
+    uv.write_text(f"#!/bin/sh\n{failure}exit 0\n")
+    uv.chmod(0o755)
+    return uv
+
+
 @pytest.mark.parametrize(
     ("failing", "step"),
     [
@@ -144,19 +237,32 @@ def test_uv_opt_out_by_answer_or_environment(
         ("export", "export runtime requirements"),
     ],
 )
-def test_failed_uv_step_is_reported_not_raised(tmp_path: Path, failing: str, step: str) -> None:
-    """The first failing step stops the run and is named, with uv's last line of error output."""
+def test_failed_uv_step_is_reported_not_raised(
+    tmp_path: Path, project_with_makefile: Path, failing: str, step: str
+) -> None:
+    """The first failing step stops the run and is named, with uv's last line of error output. The export runs
+    through `make requirements`, which must use the uv the hook found (here in a folder with a space, off PATH) and
+    whose own "*** Error" summary must not hide uv's message."""
     module = post_gen_with(tmp_path)
-    fake_uv = tmp_path / "uv"
-    fake_uv.write_text(f'#!/bin/sh\n[ "$1" = {failing} ] || exit 0\necho "error: {failing} failed" >&2\nexit 2\n')
-    fake_uv.chmod(0o755)
-    assert module.run_uv_steps(tmp_path, str(fake_uv)) == module.StepFailure(step, f"error: {failing} failed")
+    uv = stand_in_uv(tmp_path / "bin dir", failing)
+    make = shutil.which("make")
+    failure = module.run_uv_steps(project_with_makefile, str(uv), make)
+    assert failure == module.StepFailure(step, f"error: {failing} failed")
+
+
+def test_export_step_without_make_is_reported_not_raised(tmp_path: Path, project_with_makefile: Path) -> None:
+    module = post_gen_with(tmp_path)
+    failure = module.run_uv_steps(project_with_makefile, str(stand_in_uv(tmp_path / "bin")), None)
+    assert failure == module.StepFailure("export runtime requirements", "make was not found on PATH")
 
 
 def test_uv_that_cannot_start_is_reported_not_raised(tmp_path: Path) -> None:
     module = post_gen_with(tmp_path)
-    failure = module.run_uv_steps(tmp_path, str(tmp_path / "no-such-uv"))
+    failure = module.run_uv_steps(tmp_path, str(tmp_path / "no-such-uv"), shutil.which("make"))
     assert failure is not None and failure.step == "lock dependencies" and "no-such-uv" in failure.reason
+
+
+LATER_COMMANDS = ("uv lock", "uv sync --frozen", "make requirements")
 
 
 def test_main_keeps_the_project_when_uv_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -170,8 +276,22 @@ def test_main_keeps_the_project_when_uv_fails(tmp_path: Path, capsys: pytest.Cap
     assert module.main(project, {"PATH": str(bin_dir)}) == 0
     error = capsys.readouterr().err
     assert "Could not lock dependencies: error: network unreachable" in error
-    assert "uv lock" in error and "uv sync --frozen" in error and "uv export" in error
+    assert all(f"    {command}\n" in f"{error}\n" for command in LATER_COMMANDS), error
     assert project.is_dir()
+
+
+def test_main_keeps_the_project_when_make_is_missing(
+    tmp_path: Path, project_with_makefile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """uv alone on PATH: lock and sync run, the export is reported like any failing step, with what to run later."""
+    module = post_gen_with(tmp_path)
+    bin_dir = stand_in_uv(tmp_path / "bin").parent
+    assert module.main(project_with_makefile, {"PATH": str(bin_dir)}) == 0
+    captured = capsys.readouterr()
+    assert "[uv] install the virtual environment" in captured.out
+    assert "Could not export runtime requirements: make was not found on PATH" in captured.err
+    assert all(f"    {command}\n" in f"{captured.err}\n" for command in LATER_COMMANDS), captured.err
+    assert (project_with_makefile / "Makefile").is_file()
 
 
 @pytest.mark.parametrize("answer", ["yes", "no"])

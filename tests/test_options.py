@@ -18,14 +18,18 @@ from tests.conftest import (
     ALTERNATIVE_ANSWERS,
     GENERATED_PYTEST,
     LINT_COMMANDS,
+    SCAFFOLD_ANSWERS,
+    WITHOUT_SCAFFOLD,
     assert_generated_suite_passed,
     default_context,
     project_env,
     run,
 )
-from tests.test_bake import UNRENDERED, project_files, strip_github_expressions
+from tests.test_bake import UNRENDERED, VARIANT_FILES, project_files, strip_github_expressions
+from tests.test_generated_project import assert_api_fuzzed, documented_operations
 
-# Every non-default value of every option; the defaults are the default bake.
+# Every non-default value of every option; the defaults are the default bake. lambda_architecture changes only
+# packaging: tests/test_deployment.py bakes x86_64, packages it and checks every shared object.
 SINGLE_OVERRIDES = [
     ("use_docker", "no"),
     ("use_github_actions", "no"),
@@ -34,7 +38,7 @@ SINGLE_OVERRIDES = [
     ("language", "en"),
     ("python_version", "3.13"),
     ("serverless_flavour", "osls"),
-    ("aws_credentials", "oidc"),
+    ("aws_credentials", "access_keys"),
 ]
 # Text that must not appear anywhere in a project where the option has this value.
 TRACES: dict[tuple[str, str], re.Pattern[str]] = {
@@ -52,7 +56,12 @@ TRACES: dict[tuple[str, str], re.Pattern[str]] = {
 # otherwise.
 OWNED_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
     ("use_docker", "no"): ("Dockerfile", "docker-compose.yml", ".dockerignore"),
-    ("use_github_actions", "no"): (".github",),
+    ("use_github_actions", "no"): (
+        ".github",
+        "scripts/release.sh",
+        "scripts/template_update.sh",
+        "infra/ci-access.yml",
+    ),
     ("lint_stack", "ruff"): (".flake8",),
     ("include_example_module", "no"): (
         "app/module/challenge",
@@ -68,7 +77,8 @@ COMBINATIONS = [
 
 
 def assert_clean(project: Path, answers: dict[str, str]) -> None:
-    """No unrendered syntax, no trace or file of a disabled choice (all files of an enabled one), no empty folder."""
+    """No unrendered syntax, no trace or file of a disabled choice (all files of an enabled one), no variant file left
+    beside the one the hook renamed, no empty folder."""
     problems = []
     for path in project_files(project):
         text = path.read_text(encoding="utf-8")
@@ -84,6 +94,8 @@ def assert_clean(project: Path, answers: dict[str, str]) -> None:
                 problems.append(f"{owned}: present although {name}={value}")
             if answers[name] != value and not (project / owned).exists():
                 problems.append(f"{owned}: missing although {name}={answers[name]}")
+    leftovers = [variant for variant in VARIANT_FILES if (project / variant).exists()]
+    problems.extend(f"{variant}: variant file left in the bake" for variant in leftovers)
     for folder in project.rglob("*"):
         if folder.is_dir() and ".venv" not in folder.parts and not any(folder.iterdir()):
             problems.append(f"{folder.relative_to(project)}: empty folder")
@@ -101,8 +113,10 @@ def test_one_option_at_a_time_bakes_lints_and_passes_its_suite(cookies: Cookies,
     env = project_env()
     for command in LINT_COMMANDS[answers["lint_stack"]]:
         run(["uv", "run", "--frozen", *command], project, env)
-    output = run(GENERATED_PYTEST, project, env)
+    output = run([*GENERATED_PYTEST, "-rsp", *([] if name in SCAFFOLD_ANSWERS else WITHOUT_SCAFFOLD)], project, env)
     assert_generated_suite_passed(output, on_mysql=False)
+    # Without the example module, the fuzzing still covers what the app serves (the health probes).
+    assert_api_fuzzed(output, documented_operations(answers["include_example_module"]))
 
 
 @pytest.mark.parametrize(

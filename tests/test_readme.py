@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import COOKIECUTTER_JSON, TEMPLATE_ROOT, project_env, run, tool
+from tests.conftest import COOKIECUTTER_JSON, TEMPLATE_ROOT, default_context, load_hook, project_env, run, tool
 
 README = (TEMPLATE_ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -26,6 +26,26 @@ def test_variable_table_lists_every_variable_in_order() -> None:
 def test_every_variable_has_a_prompt() -> None:
     variables = [key for key in COOKIECUTTER_JSON if not key.startswith("_")]
     assert sorted(COOKIECUTTER_JSON["__prompts__"]) == sorted(variables)
+
+
+def bash_blocks(section: str = "") -> list[list[str]]:
+    """The lines of each bash block, within the section whose heading starts with `section` (all when empty)."""
+    text = README.split(f"\n## {section}", 1)[1].split("\n## ", 1)[0] if section else README
+    return [block.strip().splitlines() for block in re.findall(r"```bash\n(.*?)```", text, flags=re.DOTALL)]
+
+
+def test_finishing_commands_are_the_ones_the_hook_prints(tmp_path: Path) -> None:
+    """The "When uv cannot run" block lists exactly what the post-gen hook tells the user to run, in order."""
+    hook = load_hook("post_gen_project", default_context(), tmp_path)
+    printed = [line.strip() for line in hook.later_commands().splitlines()]
+    assert bash_blocks("When uv cannot run") == [printed]
+    assert printed[-1] == "make requirements"
+
+
+def test_readme_blocks_run_in_order_in_one_shell() -> None:
+    """No block changes directory: pasted whole, a second `cd` into the same folder would fail."""
+    lines = [line for block in bash_blocks() for line in block]
+    assert lines and not [line for line in lines if re.match(r"(?:.*&& *)?cd ", line)]
 
 
 def test_ci_runs_the_readme_test_command() -> None:

@@ -5,42 +5,17 @@ from __future__ import annotations
 
 import filecmp
 import json
-import shutil
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEMPLATE_ROOT, project_env, run, tool
+from tests.conftest import TEMPLATE_ROOT, git, project_env, run, tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("updates")]
 
-TEMPLATE_PARTS = ("cookiecutter.json", "hooks", "{{cookiecutter.project_slug}}")
-GIT = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.com", "-c", "init.defaultBranch=main"]
 # What cruft update applies between two commits; state the post-gen hook produces is in [tool.cruft] skip.
 QUIET_UPDATE = {"CHALLENGE_BACKEND_SKIP_UV": "1"}
-
-
-def git(cwd: Path, *args: str) -> str:
-    return run([*GIT, *args], cwd)
-
-
-@pytest.fixture
-def template_repo(tmp_path: Path) -> Iterator[Path]:
-    """A git repository holding this template as it is in the working tree (commit A)."""
-    repo = tmp_path / "template"
-    repo.mkdir()
-    for part in TEMPLATE_PARTS:
-        source = TEMPLATE_ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, repo / part)
-    git(repo, "init", "--quiet")
-    git(repo, "add", "--all")
-    git(repo, "commit", "--quiet", "-m", "A")
-    yield repo
 
 
 def template_change(repo: Path, relative: str, old: str | None, new: str, message: str) -> None:
@@ -89,7 +64,8 @@ def test_update_brings_template_changes_and_keeps_local_work(
     lock_before = (project / "uv.lock").read_bytes()
     git(project, "add", "--all")
     git(project, "commit", "--quiet", "-m", "Local work")
-    template_change(template_repo, "CLAUDE.md", None, "- Rule added by template change B.\n", "B")
+    # The default bake is Korean: the post-gen hook renames the template's CLAUDE.ko.md to CLAUDE.md.
+    template_change(template_repo, "CLAUDE.ko.md", None, "- Rule added by template change B.\n", "B")
     template_change(template_repo, ".gitignore", None, "*.tmp\n", "B2")
 
     output = cruft_update(project)
@@ -112,7 +88,7 @@ def test_conflicting_update_is_reported_and_keeps_both_sides(
     first_rule = next(line for line in claude.read_text().splitlines() if line.startswith("1. "))
     claude.write_text(claude.read_text().replace(first_rule, "1. Local team rule."))
     git(project, "commit", "--quiet", "--all", "-m", "Local rule")
-    template_change(template_repo, "CLAUDE.md", first_rule, "1. Template rule from change B.", "B conflicts")
+    template_change(template_repo, "CLAUDE.ko.md", first_rule, "1. Template rule from change B.", "B conflicts")
 
     output = cruft_update(project)
 

@@ -2,21 +2,36 @@
 
 import asyncio
 from logging.config import fileConfig
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.types import TypeDecorator
 
 from app.common.settings import get_settings
+from app.database.base import Base
 from app.database.config import connect_options, database_url
-from app.database.models import Base
+from app.registry import import_models
 
 config = context.config
 if config.config_file_name is not None:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
+# Every module listed in app/registry.py, so autogenerate and `alembic check` see all tables.
+import_models()
 target_metadata = Base.metadata
+
+
+def render_item(kind: str, item: Any, autogen_context: AutogenContext) -> str | Literal[False]:
+    """Write the app's own column types (TypeDecorators such as UTCDateTime) into new migrations as the SQL type they
+    store, e.g. sa.DateTime(): a migration must not import app code, which keeps changing after it is written.
+    False leaves everything else to Alembic."""
+    if kind == "type" and isinstance(item, TypeDecorator) and type(item.impl).__module__.startswith("sqlalchemy.sql"):
+        return f"sa.{item.impl!r}"
+    return False
 
 
 def run_migrations_offline() -> None:
@@ -28,6 +43,7 @@ def run_migrations_offline() -> None:
         dialect_opts={"paramstyle": "named"},
         compare_type=True,
         render_as_batch=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -41,6 +57,7 @@ def do_run_migrations(connection: Connection) -> None:
         compare_type=True,
         # Batch mode lets ALTER-style migrations work on SQLite (the embedded local database) as well as MySQL.
         render_as_batch=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

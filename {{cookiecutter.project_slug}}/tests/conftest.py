@@ -16,6 +16,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from httpx import ASGITransport, AsyncClient
+from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.hanging_host import HangingHost
@@ -43,20 +44,20 @@ def database_required() -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     """Point the app at the test database before any test module imports it."""
     url = os.environ.get("TEST_DATABASE_URL", "").strip()
-    if not url:
-        if database_required():
-            raise pytest.UsageError("TEST_REQUIRE_DATABASE_URL is set but TEST_DATABASE_URL is empty.")
-        directory = tempfile.mkdtemp(prefix="app-test-")
-        _temporary_dirs.append(directory)
-        url = f"sqlite+aiosqlite:///{directory}/test.db"
+    if not url and database_required():
+        raise pytest.UsageError("TEST_REQUIRE_DATABASE_URL is set but TEST_DATABASE_URL is empty.")
+    directory = tempfile.mkdtemp(prefix="app-test-")
+    _temporary_dirs.append(directory)
     os.environ["ENVIRONMENT"] = "test"
-    os.environ["DATABASE_URL"] = url
+    os.environ["DATABASE_URL"] = url or f"sqlite+aiosqlite:///{directory}/test.db"
+    # Hypothesis (under schemathesis) keeps a cache; it goes with the run's throwaway files, not into the project.
+    os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = directory
     # Mangum binds to the current event loop when main is imported, as on Lambda; give it one to close later.
     asyncio.set_event_loop(_import_loop)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Remove the throwaway SQLite folder and close the import-time event loop."""
+    """Remove the run's throwaway folder (SQLite file, Hypothesis cache) and close the import-time event loop."""
     _import_loop.close()
     for directory in _temporary_dirs:
         shutil.rmtree(directory, ignore_errors=True)
@@ -87,6 +88,16 @@ def mysql_checks_required() -> bool:
 def anyio_backend() -> str:
     """Run async tests on asyncio, the loop uvicorn and Lambda use."""
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def model_metadata() -> MetaData:
+    """The tables of every module listed in app/registry.py."""
+    from app.database.base import Base
+    from app.registry import import_models
+
+    import_models()
+    return Base.metadata
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,13 @@
 """The example module end to end over HTTP: create, list, get, validation and 404s in the common error shape."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
-from httpx import ASGITransport, AsyncClient
-from sqlalchemy.ext.asyncio import AsyncSession
+from httpx import AsyncClient
 
 from app.common import messages
+from app.database.constant import MAX_ID, MAX_OFFSET
+from app.module.challenge import messages as challenge_messages
 
 pytestmark = pytest.mark.anyio
 
@@ -41,13 +44,29 @@ async def test_unknown_challenge_is_a_404_in_the_common_shape(client: AsyncClien
     assert response.status_code == 404
     error = response.json()["error"]
     assert error["code"] == "challenge_not_found"
-    assert error["message"] == messages.CHALLENGE_NOT_FOUND.format(challenge_id=999999)
+    assert error["message"] == challenge_messages.CHALLENGE_NOT_FOUND.format(challenge_id=999999)
 
 
 @pytest.mark.parametrize(
     "payload",
-    [{}, {"title": "   "}, {"title": "x" * 201}, {"title": "ok", "unexpected": 1}, {"title": 5}],
-    ids=["missing-title", "blank-title", "long-title", "extra-field", "wrong-type"],
+    [
+        {},
+        {"title": "   "},
+        {"title": "\u3000\x1f"},
+        {"title": "x" * 201},
+        {"title": " " + "x" * 200},
+        {"title": "ok", "unexpected": 1},
+        {"title": 5},
+    ],
+    ids=[
+        "missing-title",
+        "blank-title",
+        "unicode-blank-title",
+        "long-title",
+        "padded-long-title",
+        "extra-field",
+        "wrong-type",
+    ],
 )
 async def test_invalid_payload_is_a_422_in_the_common_shape(client: AsyncClient, payload: dict[str, object]) -> None:
     response = await client.post("/challenges", json=payload)
@@ -60,25 +79,43 @@ async def test_invalid_payload_is_a_422_in_the_common_shape(client: AsyncClient,
 
 async def test_blank_title_message_is_in_the_project_language(client: AsyncClient) -> None:
     response = await client.post("/challenges", json={"title": " "})
-    assert messages.BLANK_TITLE in response.json()["error"]["details"][0]["message"]
+    assert challenge_messages.BLANK_TITLE in response.json()["error"]["details"][0]["message"]
+
+
+async def test_an_unreadable_body_is_a_400_in_the_common_shape(client: AsyncClient) -> None:
+    """Not UTF-8: FastAPI cannot even read it as JSON, so this is not a 422."""
+    headers = {"content-type": "application/json"}
+    response = await client.post("/challenges", content=b'{"title": "\xff"}', headers=headers)
+    assert response.status_code == 400
+    assert response.json()["error"] == {"code": "malformed_body", "message": messages.MALFORMED_BODY, "details": []}
+
+
+async def test_created_at_is_utc_with_an_explicit_offset(client: AsyncClient) -> None:
+    """RFC 3339, as format date-time promises: strict clients and generated SDKs reject a time without an offset."""
+    before = datetime.now(UTC).replace(microsecond=0)
+    body = (await client.post("/challenges", json={"title": "timed"})).json()
+    created_at = datetime.fromisoformat(body["created_at"])
+    assert created_at.utcoffset() == timedelta(0)
+    assert before <= created_at <= datetime.now(UTC)
+    assert (await client.get(f"/challenges/{body['id']}")).json()["created_at"] == body["created_at"]
+
+
+async def test_ids_and_offsets_work_up_to_the_column_limit_and_are_a_422_beyond(client: AsyncClient) -> None:
+    assert (await client.get(f"/challenges/{MAX_ID}")).status_code == 404
+    assert (await client.get(f"/challenges/{MAX_ID + 1}")).status_code == 422
+    assert (await client.get("/challenges", params={"offset": MAX_OFFSET})).json() == []
+    assert (await client.get("/challenges", params={"offset": MAX_OFFSET + 1})).status_code == 422
+
+
+async def test_a_wrong_method_lists_every_method_of_the_path(client: AsyncClient) -> None:
+    """GET and POST /challenges are two routes; Allow names both, not only the first that matched."""
+    response = await client.request("PATCH", "/challenges")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert response.json()["error"]["message"] == messages.METHOD_NOT_ALLOWED
 
 
 async def test_unknown_route_is_a_404_in_the_common_shape(client: AsyncClient) -> None:
     response = await client.get("/no-such-route")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
-
-
-async def test_a_failed_commit_is_a_500_not_a_201(db_session: AsyncSession, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The session dependency commits before the response is sent, so a failing commit never reports success."""
-    from main import app
-
-    async def failing_commit(self: AsyncSession) -> None:
-        raise RuntimeError("commit failed")
-
-    monkeypatch.setattr(AsyncSession, "commit", failing_commit)
-    transport = ASGITransport(app=app, raise_app_exceptions=False)
-    async with AsyncClient(transport=transport, base_url="http://testserver") as http_client:
-        response = await http_client.post("/challenges", json={"title": "never stored"})
-    assert response.status_code == 500
-    assert response.json()["error"]["code"] == "internal_error"

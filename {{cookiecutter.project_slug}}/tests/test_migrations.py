@@ -4,11 +4,10 @@ import asyncio
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import inspect
+from sqlalchemy import MetaData, inspect
 
 from app.common.settings import get_settings
 from app.database.config import create_engine
-from app.database.models import Base
 
 
 def table_names() -> set[str]:
@@ -24,8 +23,10 @@ def table_names() -> set[str]:
     return asyncio.run(read())
 
 
-def test_downgrade_to_base_and_upgrade_to_head(migrated_database: None, alembic_config: Config) -> None:
-    model_tables = set(Base.metadata.tables)
+def test_downgrade_to_base_and_upgrade_to_head(
+    migrated_database: None, alembic_config: Config, model_metadata: MetaData
+) -> None:
+    model_tables = set(model_metadata.tables)
     command.downgrade(alembic_config, "base")
     assert table_names().isdisjoint(model_tables)
     command.upgrade(alembic_config, "head")

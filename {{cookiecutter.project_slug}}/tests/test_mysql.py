@@ -1,15 +1,17 @@
 """What only a MySQL server can show: connections encrypted whenever it offers TLS and fully closed when closed,
-tables in utf8mb4."""
+pooled connections checked and cleaned without a round trip per request, tables in utf8mb4."""
 
+import asyncio
 import ssl
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import MetaData, text
+from sqlalchemy.dialects.mysql.aiomysql import AsyncAdapt_aiomysql_connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.settings import get_settings, load_settings
 from app.database.config import connect_options, create_engine, database_url
-from app.database.models import Base
 
 pytestmark = pytest.mark.anyio
 
@@ -58,10 +60,84 @@ async def test_closing_a_connection_closes_its_socket_before_returning(mysql_ses
     assert socket.fileno() == -1
 
 
-async def test_mysql_tables_store_full_unicode(mysql_session: AsyncSession) -> None:
-    if not Base.metadata.tables:
+async def test_mysql_tables_store_full_unicode(mysql_session: AsyncSession, model_metadata: MetaData) -> None:
+    if not model_metadata.tables:
         pytest.skip("no model tables yet")
     status = (await mysql_session.execute(text("SHOW TABLE STATUS"))).mappings().all()
     collations = {row["Name"]: row["Collation"] for row in status}
-    for table in Base.metadata.tables:
+    for table in model_metadata.tables:
         assert collations[table].startswith("utf8mb4_"), (table, collations[table])
+
+
+def count_calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[None]:
+    """Record each call of an aiomysql connection method (as SQLAlchemy's adapter exposes it) from now on."""
+    calls: list[None] = []
+    original = getattr(AsyncAdapt_aiomysql_connection, name)
+
+    def counted(self: AsyncAdapt_aiomysql_connection, *args: Any) -> Any:
+        calls.append(None)
+        return original(self, *args)
+
+    monkeypatch.setattr(AsyncAdapt_aiomysql_connection, name, counted)
+    return calls
+
+
+async def test_a_pooled_connection_is_pinged_only_after_sitting_idle(
+    mysql_session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """app/database/pool.py: no ping for a connection used moments ago (a warm Lambda container), one after
+    DB_PING_AFTER_IDLE seconds unused (a thawed one)."""
+    engine = create_engine(load_settings(db_ping_after_idle=0.5))
+    try:
+        pings = count_calls(monkeypatch, "ping")
+        for _ in range(3):
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        assert pings == []
+        await asyncio.sleep(0.6)
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        assert len(pings) == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_a_pooled_connection_that_died_while_idle_is_replaced_before_use(mysql_session: AsyncSession) -> None:
+    engine = create_engine(load_settings(db_ping_after_idle=0))
+    try:
+        async with engine.connect() as connection:
+            first = (await connection.execute(text("SELECT CONNECTION_ID()"))).scalar_one()
+        await mysql_session.execute(text(f"KILL {int(first)}"))
+        async with engine.connect() as connection:
+            second = (await connection.execute(text("SELECT CONNECTION_ID()"))).scalar_one()
+        assert second != first
+    finally:
+        await engine.dispose()
+
+
+async def test_a_returned_connection_is_rolled_back_only_when_a_transaction_is_open(
+    mysql_session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a commit the server reports no transaction, so no ROLLBACK round trip; one SQLAlchemy did not see
+    (driver-level work) is still rolled back before the next request gets the connection."""
+    engine = create_engine(load_settings())
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+            await connection.commit()
+        rollbacks = count_calls(monkeypatch, "rollback")
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+            await connection.commit()
+        assert rollbacks == []
+        async with engine.connect() as connection:
+            driver_connection = (await connection.get_raw_connection()).driver_connection
+            assert driver_connection is not None
+            await driver_connection.query("START TRANSACTION")
+            assert driver_connection.get_transaction_status()
+        assert len(rollbacks) == 1
+        async with engine.connect() as connection:
+            driver_connection = (await connection.get_raw_connection()).driver_connection
+            assert driver_connection is not None and not driver_connection.get_transaction_status()
+    finally:
+        await engine.dispose()

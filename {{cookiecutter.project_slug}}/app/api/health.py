@@ -41,4 +41,11 @@ async def ready() -> dict[str, str] | JSONResponse:
 def register_health_routes(app: FastAPI) -> None:
     """Add GET /health and GET /health/ready to the app."""
     app.add_api_route("/health", health, methods=["GET"], tags=["health"])
-    app.add_api_route("/health/ready", ready, methods=["GET"], tags=["health"], response_model=None)
+    app.add_api_route(
+        "/health/ready",
+        ready,
+        methods=["GET"],
+        tags=["health"],
+        response_model=dict[str, str],
+        responses={503: {"description": messages.DATABASE_UNAVAILABLE}},
+    )

@@ -8,7 +8,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.common import messages
 from app.common.enums import Environment
-from app.database import constant
 
 
 class SettingsError(RuntimeError):
@@ -44,11 +43,20 @@ class Settings(BaseSettings):
     # A CA bundle file (e.g. the RDS bundle) to verify the MySQL server's certificate; without it TLS is unverified.
     db_ssl_ca: str | None = None
 
-    db_pool_size: int = Field(default=constant.POOL_SIZE, ge=1)
-    db_max_overflow: int = Field(default=constant.MAX_OVERFLOW, ge=0)
-    db_pool_timeout: float = Field(default=constant.POOL_TIMEOUT_SECONDS, gt=0)
-    db_pool_recycle: int = Field(default=constant.POOL_RECYCLE_SECONDS, gt=0)
-    db_connect_timeout: int = Field(default=constant.CONNECT_TIMEOUT_SECONDS, ge=1)
+    # Pool defaults fit AWS Lambda, where one container serves one request at a time: one pooled connection and no
+    # overflow. A long-running uvicorn process can raise DB_POOL_SIZE.
+    db_pool_size: int = Field(default={{ cookiecutter.db_pool_size }}, ge=1)
+    db_max_overflow: int = Field(default={{ cookiecutter.db_max_overflow }}, ge=0)
+    # Seconds to wait for a pooled connection.
+    db_pool_timeout: float = Field(default={{ cookiecutter.db_pool_timeout }}, gt=0)
+    # Below MySQL's default wait_timeout (8 hours) and RDS Proxy's idle timeout, so the server never closes a pooled
+    # connection first; the idle ping below catches the rest (e.g. a Lambda container thawed after a long freeze).
+    db_pool_recycle: int = Field(default=1800, gt=0)
+    # Seconds a pooled connection may sit unused before it is pinged when handed out (0: on every checkout). Longer
+    # than the gaps between requests under load, shorter than any idle timeout of a proxy or server.
+    db_ping_after_idle: float = Field(default=10, ge=0)
+    # Seconds a new connection may take: TCP connect, TLS and login together (also bounds the readiness probe).
+    db_connect_timeout: int = Field(default={{ cookiecutter.db_connect_timeout }}, ge=1)
 
     @field_validator("environment", mode="before")
     @classmethod

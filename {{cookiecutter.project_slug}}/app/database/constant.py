@@ -1,13 +1,19 @@
-"""Connection-pool defaults, each overridable through the environment variable named beside it.
+"""Database constants: what every table shares on every server. Tunable values (pool sizes, timeouts) are settings,
+with their defaults in app/common/settings.py."""
 
-The defaults fit AWS Lambda, where one container serves one request at a time: a single pooled connection and no
-overflow. A long-running uvicorn process can raise DB_POOL_SIZE.
-"""
-
-POOL_SIZE = {{ cookiecutter.db_pool_size }}  # DB_POOL_SIZE
-MAX_OVERFLOW = {{ cookiecutter.db_max_overflow }}  # DB_MAX_OVERFLOW
-POOL_TIMEOUT_SECONDS = {{ cookiecutter.db_pool_timeout }}  # DB_POOL_TIMEOUT
-# Below MySQL's default wait_timeout (8 hours) and RDS Proxy's idle timeout, so the server never closes a pooled
-# connection first; pool_pre_ping catches the rest (e.g. a Lambda container thawed after a long freeze).
-POOL_RECYCLE_SECONDS = 1800  # DB_POOL_RECYCLE
-CONNECT_TIMEOUT_SECONDS = {{ cookiecutter.db_connect_timeout }}  # DB_CONNECT_TIMEOUT
+# Explicit constraint names, so migrations stay stable across databases and autogenerate runs.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+# Full Unicode (emoji included) on MySQL whatever the server's default character set; the collation is the character
+# set's default (utf8mb4_0900_ai_ci on MySQL 8).
+MYSQL_CHARSET = "utf8mb4"
+# The largest id an Integer primary key holds (MySQL's signed INT). Ids in paths are bounded by it, so a larger
+# number is a 422 the schema announces, not a driver overflow (a 500).
+MAX_ID = 2_147_483_647
+# A page never starts past the last possible row, and SQLite refuses integers beyond 64 bits.
+MAX_OFFSET = MAX_ID

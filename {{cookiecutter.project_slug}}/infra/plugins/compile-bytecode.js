@@ -8,7 +8,9 @@
 //   checking timestamps, and tracebacks still show the team's code);
 // - the requirements ship as bytecode only (module.pyc in place of module.py), which halves their size; their
 //   tracebacks keep file names and line numbers, not the source lines.
-// It is listed after serverless-python-requirements in serverless.yml, so its hook runs second.
+// Bytecode only loads in the Python version that wrote it, so packaging stops when pythonBin is not the runtime's
+// version (pip installs wheels for the runtime's version either way: --python-version in serverless.yml).
+// It is listed after serverless-python-requirements in serverless.yml, so its hook runs after it.
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
@@ -34,6 +36,16 @@ class CompileBytecode {
     const python = this.serverless.service.custom.pythonRequirements.pythonBin;
     const compileall = (...args) =>
       execFileSync(python, ['-m', 'compileall', '-q', '-f', '-j', '0', ...args], { cwd: serviceDir, stdio: 'inherit' });
+    const version = execFileSync(python, ['-c', 'import sys; print("python%d.%d" % sys.version_info[:2])'])
+      .toString()
+      .trim();
+    const runtime = this.serverless.service.provider.runtime;
+    if (version !== runtime) {
+      throw new this.serverless.classes.Error(
+        `pythonBin (${python}) is ${version}, but the function runs ${runtime}: its bytecode would not load there. ` +
+          `Set PYTHON_BIN to a ${runtime} interpreter.`
+      );
+    }
 
     compileall('--invalidation-mode', 'unchecked-hash', 'main.py', 'app');
     const requirements = path.join(serviceDir, REQUIREMENTS_DIR);

@@ -1,7 +1,7 @@
 """Errors of the challenge domain."""
 
-from app.common import messages
 from app.common.errors import NotFoundError
+from app.module.challenge import messages
 
 
 class ChallengeNotFoundError(NotFoundError):

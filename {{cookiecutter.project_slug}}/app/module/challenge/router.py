@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from app.database.constant import MAX_OFFSET
 from app.database.dependency import SessionDep
 from app.module.challenge import service
 from app.module.challenge.dependencies import ChallengeDep
@@ -24,7 +25,7 @@ async def create_challenge(data: ChallengeCreate, session: SessionDep) -> Challe
 async def list_challenges(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Sequence[Challenge]:
     """List challenges, oldest first."""
     return await service.list_challenges(session, limit, offset)

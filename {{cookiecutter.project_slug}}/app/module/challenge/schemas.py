@@ -1,10 +1,9 @@
 """Request and response bodies for challenges."""
 
-from datetime import datetime
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from app.common import messages
+from app.common.text import NOT_BLANK
+from app.module.challenge import messages
 
 TITLE_MAX_LENGTH = 200
 DESCRIPTION_MAX_LENGTH = 2000
@@ -13,17 +12,24 @@ DESCRIPTION_MAX_LENGTH = 2000
 class ChallengeCreate(BaseModel):
     """What a client sends to create a challenge."""
 
-    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+    model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(max_length=TITLE_MAX_LENGTH)
+    # Lengths count what the client sends; surrounding whitespace is stripped after (see app/common/text.py).
+    title: str = Field(max_length=TITLE_MAX_LENGTH, json_schema_extra=NOT_BLANK)
     description: str | None = Field(default=None, max_length=DESCRIPTION_MAX_LENGTH)
 
     @field_validator("title")
     @classmethod
     def _title_not_blank(cls, value: str) -> str:
-        if not value:
+        title = value.strip()
+        if not title:
             raise ValueError(messages.BLANK_TITLE)
-        return value
+        return title
+
+    @field_validator("description")
+    @classmethod
+    def _strip_description(cls, value: str | None) -> str | None:
+        return None if value is None else value.strip()
 
 
 class ChallengeRead(BaseModel):
@@ -34,4 +40,5 @@ class ChallengeRead(BaseModel):
     id: int
     title: str
     description: str | None
-    created_at: datetime
+    # Always with an offset (UTC): RFC 3339, as format date-time promises.
+    created_at: AwareDatetime

@@ -1,0 +1,147 @@
+"""Documents that differ by language are one template file per language, and the languages stay in step: the same
+headings at the same levels, the same commands in the same order, the same code named. Rendered the way cookiecutter
+renders them, for every combination of the options that change the documents, without a bake."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+import pytest
+from cookiecutter.environment import StrictEnvironment
+from jinja2 import Template, nodes
+
+from tests.conftest import TEMPLATE_ROOT, default_context
+
+PROJECT_TEMPLATE = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}"
+LANGUAGES = ("ko", "en")
+DOCUMENTS = ("README", "CLAUDE")
+# Every option the documents branch on, at each of its values.
+DOCUMENT_OPTIONS: dict[str, tuple[str, ...]] = {
+    "serverless_flavour": ("v4", "osls"),
+    "serverless_org": ("", "acme"),
+    "aws_credentials": ("access_keys", "oidc"),
+    "lint_stack": ("black_isort_flake8", "ruff"),
+    "include_example_module": ("yes", "no"),
+    "use_docker": ("yes", "no"),
+    "use_github_actions": ("yes", "no"),
+}
+OPTION_SETS = [dict(zip(DOCUMENT_OPTIONS, values)) for values in itertools.product(*DOCUMENT_OPTIONS.values())]
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", flags=re.MULTILINE | re.DOTALL)
+INLINE_CODE = re.compile(r"`([^`\n]+)`")
+# A command, possibly after environment assignments (`TEST_DATABASE_URL=... make test`).
+COMMAND = re.compile(r"^(?:[A-Z][A-Z0-9_]*=\S+ )*(?:uv|uvx|make|docker|cd|git|npm|npx|alembic|pytest|python)(?: |$)")
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+@cache
+def compiled(relative: str) -> Template:
+    """A template file of the generated project, compiled with cookiecutter's Jinja environment."""
+    environment = StrictEnvironment(keep_trailing_newline=True)  # as cookiecutter's generate_files renders files
+    template: Template = environment.from_string((PROJECT_TEMPLATE / relative).read_text(encoding="utf-8"))
+    return template
+
+
+def render_template_file(relative: str, answers: Mapping[str, Any]) -> str:
+    """A file of the generated project rendered with these answers (before the post-gen hook runs)."""
+    return compiled(relative).render(cookiecutter=dict(answers))
+
+
+def render_variant(document: str, language: str, options: Mapping[str, str]) -> str:
+    """The language's variant of a document, rendered with that language chosen."""
+    return render_template_file(f"{document}.{language}.md", {**default_context(), **options, "language": language})
+
+
+def prose(markdown: str) -> str:
+    """The text outside fenced code blocks."""
+    return FENCE.sub("", markdown)
+
+
+def heading_levels(markdown: str) -> list[int]:
+    """The level of every heading, in order (a "#" comment inside a code block is not a heading)."""
+    return [len(marks) for marks in re.findall(r"^(#{1,6}) ", prose(markdown), flags=re.MULTILINE)]
+
+
+def commands(markdown: str) -> list[str]:
+    """Every command in order: code-block lines without their comments, then the inline commands of the prose."""
+    found = []
+    for _, block in FENCE.findall(markdown):
+        for line in block.splitlines():
+            command = line.split(" #", 1)[0].strip()
+            if command and not command.startswith("#"):
+                found.append(command)
+    found.extend(code for code in INLINE_CODE.findall(prose(markdown)) if COMMAND.match(code))
+    return found
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_languages_have_the_same_headings(document: str) -> None:
+    mismatches = [
+        options
+        for options in OPTION_SETS
+        if heading_levels(render_variant(document, "ko", options))
+        != heading_levels(render_variant(document, "en", options))
+    ]
+    assert mismatches == []
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_languages_give_identical_commands_in_the_same_order(document: str) -> None:
+    """Comments are translated; the commands themselves (message texts included) are the same characters."""
+    for options in OPTION_SETS:
+        korean, english = (commands(render_variant(document, language, options)) for language in LANGUAGES)
+        assert korean == english, options
+        assert len(korean) >= 8, korean  # a renamed code fence or a missed pattern must not make this vacuous
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_languages_name_the_same_code(document: str) -> None:
+    """Every path, variable and identifier in backticks appears in both languages, as often (in any order)."""
+    for options in OPTION_SETS:
+        korean, english = (
+            Counter(INLINE_CODE.findall(prose(render_variant(document, language, options)))) for language in LANGUAGES
+        )
+        assert korean - english == Counter() and english - korean == Counter(), options
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_each_variant_is_written_in_its_language(document: str) -> None:
+    options = OPTION_SETS[0]
+    assert HANGUL.search(render_variant(document, "ko", options))
+    assert not HANGUL.search(render_variant(document, "en", options))
+
+
+def whole_file_alternatives(source: str) -> list[int]:
+    """Lines of top-level if/else blocks spanning more than half the file: two documents behind one condition."""
+    body = StrictEnvironment().parse(source).body
+    total = source.count("\n") + 1
+    flagged = []
+    for index, node in enumerate(body):
+        if isinstance(node, nodes.If) and (node.else_ or node.elif_):
+            end = body[index + 1].lineno if index + 1 < len(body) else total
+            if end - node.lineno > total / 2:
+                flagged.append(node.lineno)
+    return flagged
+
+
+def test_the_guard_finds_two_documents_behind_one_condition() -> None:
+    assert whole_file_alternatives("# Title\n{% if a %}\none\ntwo\nthree\n{% else %}\nuno\ndos\n{% endif %}\n") == [2]
+    assert (
+        whole_file_alternatives("# Title\none\ntwo\nthree\n{% if a %}\nfour\n{% else %}\ncuatro\n{% endif %}\n") == []
+    )
+
+
+def test_no_document_or_lock_file_holds_alternatives_behind_one_condition() -> None:
+    """Documents and lock files that differ as a whole by answer are separate variant files (the post-gen hook's
+    VARIANT_TABLE picks one); small option conditions inside a document are fine."""
+    offenders = [
+        f"{path.relative_to(PROJECT_TEMPLATE)}: line {line}"
+        for path in sorted(PROJECT_TEMPLATE.rglob("*"))
+        if path.is_file() and (path.suffix in {".md", ".json"} or path.name.endswith(".lock"))
+        for line in whole_file_alternatives(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []

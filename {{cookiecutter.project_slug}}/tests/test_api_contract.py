@@ -1,0 +1,155 @@
+"""The API keeps its published contract: every operation in the OpenAPI document, fuzzed in-process by schemathesis
+with all of its checks.
+
+Each operation gets schemathesis's coverage cases (boundary values, missing and wrongly typed ones, undocumented
+methods) and up to FUZZ_EXAMPLES generated requests, valid and invalid; then as many workflows follow the links
+schemathesis infers between operations (create, then read what was created). Every response must be documented and
+match its schema, valid requests must be accepted and invalid ones rejected, and no request may cause a 500. Routes a
+module adds are fuzzed the same way, with nothing to write.
+
+What is generated is fixed (FUZZ_SEED, default 0, for the operations; workflows are derandomized), so CI sends the
+same requests every run. To explore further: `FUZZ_SEED=7 FUZZ_EXAMPLES=150 make test`.
+"""
+
+import asyncio
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from hypothesis import HealthCheck, settings
+from schemathesis import Case
+from schemathesis.errors import NoLinksFound
+from sqlalchemy import Connection, event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from starlette.types import Receive, Scope, Send
+
+from app.common.settings import get_settings
+from app.database.config import create_engine, get_engine, get_sessionmaker
+from main import app
+
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+FUZZ_SEED = int(os.environ.get("FUZZ_SEED", "0"))
+# Seconds the rollback at the end of a test may take on schemathesis's event loop.
+CLOSE_TIMEOUT = 60
+
+
+class RolledBackApp:
+    """The app, with the database work of a test's requests in one transaction that is rolled back when it ends.
+
+    Each request works in a savepoint of that transaction, so a request that fails undoes its own work only, as on a
+    running server (where each request has its own transaction) and what one request created the next can read.
+    schemathesis calls an ASGI app on an event loop of its own, in another thread. Async database connections belong
+    to the loop that opened them, so the connection is opened on that loop by the first request and closed there.
+    Outside rolled_back(), requests pass straight through (schemathesis reads the document while collecting).
+    """
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.active = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+        # Its own engine: the app's keeps its pool (one connection with Lambda's settings) for the readiness probe.
+        self.engine: AsyncEngine | None = None
+        self.connection: AsyncConnection | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.active and scope["type"] == "http":
+            await self.begin()
+        await self.app(scope, receive, send)
+
+    async def begin(self) -> None:
+        """Open the connection and its transaction on this loop, once; later requests share it."""
+        if self.loop is not None:
+            if asyncio.get_running_loop() is not self.loop:
+                raise RuntimeError("schemathesis called the app on another event loop than the test transaction's")
+            return
+        self.loop = asyncio.get_running_loop()
+        self.engine = create_engine(get_settings())
+        if self.engine.dialect.name == "sqlite":
+            # Python's sqlite3 driver opens transactions on its own terms, which breaks savepoints; SQLAlchemy's
+            # documented remedy: the driver leaves transactions alone and BEGIN is sent explicitly.
+            event.listen(self.engine.sync_engine, "connect", leave_transactions_to_sqlalchemy)
+            event.listen(self.engine.sync_engine, "begin", send_begin)
+        self.connection = await self.engine.connect()
+        await self.connection.begin()
+        get_sessionmaker().configure(bind=self.connection, join_transaction_mode="create_savepoint")
+
+    async def end(self) -> None:
+        """Roll back what the requests stored and close every connection opened on this loop."""
+        if self.connection is not None:
+            await self.connection.rollback()
+            await self.connection.close()
+        if self.engine is not None:
+            await self.engine.dispose()
+        await get_engine().dispose()
+
+    @contextmanager
+    def rolled_back(self) -> Iterator[None]:
+        """Requests inside share one transaction, rolled back at the end on the loop that opened it."""
+        self.active = True
+        try:
+            yield
+        finally:
+            self.active = False
+            if self.loop is not None:
+                asyncio.run_coroutine_threadsafe(self.end(), self.loop).result(timeout=CLOSE_TIMEOUT)
+            self.loop, self.engine, self.connection = None, None, None
+            # The factory is bound to the closed connection; the next user builds a fresh one.
+            get_sessionmaker.cache_clear()
+
+
+def leave_transactions_to_sqlalchemy(driver_connection: Any, _: Any) -> None:
+    """The SQLite driver connection runs in autocommit mode: it sends no BEGIN or COMMIT of its own."""
+    driver_connection.isolation_level = None
+
+
+def send_begin(connection: Connection) -> None:
+    """Start each transaction with an explicit BEGIN (see leave_transactions_to_sqlalchemy)."""
+    connection.exec_driver_sql("BEGIN")
+
+
+fuzzed_app = RolledBackApp(app)
+# Read while the module is collected, so schemathesis can make one test per operation; reading touches no database.
+schema = schemathesis.openapi.from_asgi(
+    "/openapi.json",
+    fuzzed_app,
+    config=schemathesis.Config.from_dict(
+        {
+            "seed": FUZZ_SEED,
+            # No example database: what runs depends on the seed alone, and nothing is written to the project.
+            "generation": {"max-examples": FUZZ_EXAMPLES, "database": "none"},
+            "checks": {"enabled": True},
+        }
+    ),
+)
+
+
+@pytest.fixture
+def rolled_back_database(migrated_database: None) -> Iterator[None]:
+    """What the test's requests store is rolled back when it ends."""
+    with fuzzed_app.rolled_back():
+        yield
+
+
+@schema.parametrize()
+# The examples of one operation share its transaction, as requests to a running server share its database.
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_every_operation_keeps_its_documented_contract(case: Case[Any], rolled_back_database: None) -> None:
+    case.call_and_validate()
+
+
+def test_workflows_across_operations_keep_the_contract(rolled_back_database: None) -> None:
+    """What one operation creates, the next can read (links schemathesis infers from paths and bodies)."""
+    workflows = schema.as_state_machine()
+    # On top of schemathesis's own settings for workflows (no shrinking, no deadline, no health checks).
+    workflow_settings = settings(
+        workflows.TestCase.settings, max_examples=FUZZ_EXAMPLES, derandomize=True, database=None
+    )
+    try:
+        workflows.run(settings=workflow_settings)
+    except NoLinksFound:
+        # No response feeds another operation's input yet (a project with only the health probes): nothing to chain.
+        return
