@@ -1,7 +1,8 @@
 """Run every benchmark and print one table: `uv run python benchmarks/run.py` (add --quick for a smoke run).
 
 Each comparison is measured in the same run on the same machine; ratios are what to read, absolute figures are
-context. Nothing here asserts a time: the numbers are for people.
+context. Nothing here asserts a time: the numbers are for people. The database benchmarks start a throwaway MariaDB
+server from the installed binaries (apt: mariadb-server).
 """
 
 from __future__ import annotations
@@ -309,8 +310,8 @@ def database_section(results: Results) -> str:
     )
     return "\n\n".join(
         [
-            "## Cold database request: import main + first GET /challenges/1 on MariaDB over TLS (new connection), "
-            f"{results.plan.processes} fresh processes each, read-only package",
+            "## Cold database request: import main + first GET /challenges/1, new TLS connection to MariaDB, "
+            f"{results.plan.processes} fresh processes each",
             table(["app", "p50 ms", "p99 ms", "p25-p75 ms", "zipped MB"], cold_rows),
             f"- ours / (d), median of per-round ratios: {cold_ratio:.2f} (target <= 1.1)\n"
             "- with the Secrets Manager mode's fetch: not measured, the mode does not exist yet",

@@ -198,7 +198,9 @@ def test_invalid_answer_is_rejected_with_a_clear_message(
     assert list((tmp_path / "cookies" / "bake00").iterdir()) == []
 
 
-@pytest.mark.parametrize(("name", "value"), [("python_version", "3.11"), ("language", "fr")])
+@pytest.mark.parametrize(
+    ("name", "value"), [("python_version", "3.11"), ("language", "fr"), ("lambda_architecture", "amd64")]
+)
 def test_choice_outside_its_list_is_rejected_before_rendering(
     cookies: Cookies, tmp_path: Path, name: str, value: str
 ) -> None:

@@ -41,8 +41,11 @@ def create_app() -> FastAPI:
     return application
 
 
-app = create_app()
-# lifespan="off": Lambda would otherwise run start-up and shut-down around every invocation.
-handler = Mangum(app, lifespan="off")
-gc.freeze()
-gc.enable()
+try:
+    app = create_app()
+    # lifespan="off": Lambda would otherwise run start-up and shut-down around every invocation.
+    handler = Mangum(app, lifespan="off")
+finally:
+    # Also when building fails (a process that imports main and carries on, such as a test run, keeps collecting).
+    gc.freeze()
+    gc.enable()
