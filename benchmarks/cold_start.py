@@ -50,17 +50,20 @@ def measure(
     processes: int,
     event: dict[str, Any] = HEALTH_EVENT,
     function_env: dict[str, str] = LAMBDA_ENV,
+    env_by_name: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, list[float]]:
     """Milliseconds per cold start for each package, `processes` fresh processes each, interleaved in rounds whose
-    order flips each round (as in the warm and uvicorn benchmarks), so no package always runs first."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **function_env}
+    order flips each round (as in the warm and uvicorn benchmarks), so no package always runs first. env_by_name adds
+    variables for some names (two names may then measure one package under two configurations)."""
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **function_env}
+    env = {name: {**base, **(env_by_name or {}).get(name, {})} for name in task_dirs}
     probe = PROBE.format(event=event)
     files_before = {name: sum(1 for _ in task.rglob("*")) for name, task in task_dirs.items()}
     timings: dict[str, list[float]] = {name: [] for name in task_dirs}
     for round_number in range(processes):
         order = list(task_dirs) if round_number % 2 == 0 else list(reversed(task_dirs))
         for name in order:
-            timings[name].append(float(run_in_task(python, task_dirs[name], env, probe)))
+            timings[name].append(float(run_in_task(python, task_dirs[name], env[name], probe)))
     for name, task in task_dirs.items():
         if sum(1 for _ in task.rglob("*")) != files_before[name]:
             raise SystemExit(f"the {name} package was written to during the cold starts: the figures are not cold")

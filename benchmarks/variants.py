@@ -146,6 +146,9 @@ def sibling_project(baked: Path, destination: Path, main_source: str, requiremen
     (destination / "main.py").write_text(main_source)
     (destination / "app").mkdir()
     (destination / "app" / "__init__.py").write_text("")
+    # The Makefile stages the migration function too; the floors have none, and an empty one adds nothing to measure.
+    (destination / "migrate.py").write_text("")
+    (destination / "migrations").mkdir()
     (destination / "requirements.txt").write_text(requirements)
     return destination
 
@@ -156,7 +159,9 @@ def plugin_default_config(serverless_yml: Path) -> None:
     config["plugins"] = ["serverless-python-requirements"]
     python_requirements = config["custom"]["pythonRequirements"]
     config["custom"]["pythonRequirements"] = {key: python_requirements[key] for key in ("fileName", "pythonBin")}
-    config["package"]["patterns"] = ["!**", "main.py", "app/**"]
+    # The same files as ours (the CA bundle too: a deployed stage refuses to start without it), the plugin's defaults
+    # for everything else.
+    config["package"]["patterns"] = ["!**", "main.py", "migrate.py", "app/**", "migrations/**", "certs/*.pem"]
     serverless_yml.write_text(yaml.safe_dump(config, sort_keys=False))
 
 

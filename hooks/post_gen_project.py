@@ -32,6 +32,8 @@ PRUNE_TABLE: dict[tuple[str, str], tuple[str, ...]] = {
         "infra/ci-access.yml",
     ),
     ("lint_stack", "ruff"): (".flake8",),
+    # Without a secret to fetch, the function needs no Secrets Manager endpoint in its VPC.
+    ("db_credentials", "environment"): ("infra/secrets-endpoint.yml",),
     ("include_example_module", "no"): (
         "app/module/challenge",
         "tests/test_challenge.py",

@@ -65,9 +65,12 @@ YES_NO = ("yes", "no")
 SERVERLESS_FLAVOURS = ("v4", "osls")
 AWS_CREDENTIALS = ("access_keys", "oidc")
 LINT_STACKS = ("black_isort_flake8", "ruff")
+DB_CREDENTIALS = ("secrets_manager", "environment")
 
 # The slug names the folder, the pyproject package and the Serverless service. Lambda function names
-# ("<service>-<stage>-api") are limited to 64 characters, hence 40 + 16 + the fixed parts.
+# ("<service>-<stage>-migrate") are limited to 64 characters: 40 + 16 each, and together at most FUNCTION_NAME_ROOM
+# (cross_problems).
+FUNCTION_NAME_ROOM = 64 - len("--migrate")
 SLUG_RE = re.compile(r"^[a-z](?:[a-z0-9]|-(?!-)){0,38}[a-z0-9]$")
 STAGE_RE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 SERVERLESS_ORG_RE = re.compile(r"^(?:[a-z0-9][a-z0-9-]{0,38})?$")
@@ -165,6 +168,7 @@ CHECKS: dict[str, Check] = {
     "db_max_overflow": integer(0, 100),
     "db_pool_timeout": integer(1, 300),
     "db_connect_timeout": integer(1, 60),
+    "db_credentials": one_of(DB_CREDENTIALS),
     "language": one_of(LANGUAGES),
     "lint_stack": one_of(LINT_STACKS),
     "include_example_module": one_of(YES_NO),
@@ -187,7 +191,19 @@ def find_problems(answers: Mapping[str, object]) -> list[str]:
         reason = check(value)
         if reason:
             problems.append(f"{name}: invalid value {value!r}; {reason}")
-    return problems
+    return problems or cross_problems(answers)
+
+
+def cross_problems(answers: Mapping[str, object]) -> list[str]:
+    """Problems of valid answers taken together."""
+    slug, stage = str(answers["project_slug"]), str(answers["default_stage"])
+    if len(slug) + len(stage) > FUNCTION_NAME_ROOM:
+        return [
+            f"project_slug and default_stage: {slug!r} and {stage!r} are {len(slug) + len(stage)} characters "
+            f"together; allowed: at most {FUNCTION_NAME_ROOM}, since the Lambda function name "
+            f"{slug}-{stage}-migrate may have at most 64"
+        ]
+    return []
 
 
 def main() -> int:

@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import os
 import platform
+import queue
 import shutil
 import socket
 import stat
 import subprocess
+import sys
+import threading
 import time
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -26,10 +29,23 @@ from typing import Any
 import pymysql
 import trustme
 
-# The function's environment on a deployed stage; placeholders, since /health never touches the database.
-LAMBDA_ENV = {"ENVIRONMENT": "dev", "DB_HOST": "db.invalid", "DB_PASSWORD": "placeholder"}  # nosec B105
-# What `make package` needs from the deploying shell (SERVERLESS_ORG only matters to the v4 flavour).
-PACKAGE_ENV = {**LAMBDA_ENV, "SERVERLESS_ORG": "example-org"}
+# The function's environment on a deployed stage; placeholders, since /health never touches the database. A deployed
+# stage needs a CA bundle: the package's own (package_offline puts a test CA in its place).
+LAMBDA_ENV = {
+    "ENVIRONMENT": "dev",
+    "DB_HOST": "db.invalid",
+    "DB_PASSWORD": "placeholder",  # nosec B105
+    "DB_SSL_CA": "certs/rds-global-bundle.pem",
+}
+# What `make package` needs from the deploying shell of the default bake (db_credentials=secrets_manager: the secret's
+# ARN, a placeholder; SERVERLESS_ORG only matters to the v4 flavour).
+PACKAGE_ENV = {
+    "DB_HOST": "db.invalid",
+    "DB_SECRET_ARN": "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:app-db-AbCdEf",
+    "SERVERLESS_ORG": "example-org",
+}
+# Where `make ca-bundle` puts AWS's RDS CA bundle, which packaging requires (infra/Makefile, check-ca).
+CA_BUNDLE = Path("certs") / "rds-global-bundle.pem"
 OSLS = "osls@4.3.1"
 # The SLS value for `make package` once osls is installed in infra/node_modules.
 OSLS_SLS = "npx osls"
@@ -118,14 +134,23 @@ def host_architecture() -> str:
     return "arm64" if platform.machine().lower() in {"aarch64", "arm64"} else "x86_64"
 
 
-def make_package(project: Path, python: str, sls: str | None = None, architecture: str | None = None) -> Path:
+def make_package(
+    project: Path,
+    python: str,
+    sls: str | None = None,
+    architecture: str | None = None,
+    stage: str | None = None,
+    env_overrides: Mapping[str, str] | None = None,
+) -> Path:
     """`make package` in a project laid out like a bake, dependencies built by `python`, for the bake's architecture
-    or the one given (LAMBDA_ARCHITECTURE, the deploy-time override); returns the zip."""
-    command = ["make", "package"] + ([f"SLS={sls}"] if sls else [])
+    or the one given (LAMBDA_ARCHITECTURE, the deploy-time override), for the bake's default stage or `stage`, with
+    PACKAGE_ENV plus env_overrides as the deploying shell; returns the zip."""
+    command = ["make", "package"] + ([f"SLS={sls}"] if sls else []) + ([f"STAGE={stage}"] if stage else [])
     env = project_env(PYTHON_BIN=python, **PACKAGE_ENV)
     env.pop("LAMBDA_ARCHITECTURE", None)
     if architecture:
         env["LAMBDA_ARCHITECTURE"] = architecture
+    env.update(env_overrides or {})
     run_command(command, project / "infra", env, timeout=900)
     zips = list((project / "infra" / ".serverless").glob("*.zip"))
     if len(zips) != 1:
@@ -133,14 +158,25 @@ def make_package(project: Path, python: str, sls: str | None = None, architectur
     return zips[0]
 
 
-def package_offline(project: Path, python: str, architecture: str | None = None) -> Path:
-    """npm ci from the committed lock, osls for the v4 flavour, then `make package`; returns the zip."""
+def package_offline(
+    project: Path,
+    python: str,
+    architecture: str | None = None,
+    stage: str | None = None,
+    env_overrides: Mapping[str, str] | None = None,
+) -> Path:
+    """npm ci from the committed lock, osls for the v4 flavour, a test CA in place of AWS's RDS bundle unless one is
+    there already (`make ca-bundle` needs the internet), then `make package` (see make_package); returns the zip."""
     infra = project / "infra"
+    if not (infra / CA_BUNDLE).exists():
+        (infra / CA_BUNDLE).parent.mkdir(parents=True, exist_ok=True)
+        trustme.CA().cert_pem.write_to_path(str(infra / CA_BUNDLE))
     run_command([*NPM, "ci"], infra)
-    if not uses_v4_cli(infra):
-        return make_package(project, python, architecture=architecture)
-    install_osls_for_v4(infra)
-    return make_package(project, python, OSLS_SLS, architecture)
+    sls = None
+    if uses_v4_cli(infra):
+        install_osls_for_v4(infra)
+        sls = OSLS_SLS
+    return make_package(project, python, sls, architecture, stage, env_overrides)
 
 
 def elf_machines(zip_path: Path) -> dict[str, int]:
@@ -160,6 +196,12 @@ def sizes(zip_path: Path) -> tuple[float, float]:
     with zipfile.ZipFile(zip_path) as archive:
         unzipped = sum(info.file_size for info in archive.infolist())
     return zip_path.stat().st_size / 1e6, unzipped / 1e6
+
+
+def copy_project(source: Path, destination: Path) -> Path:
+    """Copy a baked project without its virtual environment, so packaging cannot touch the shared bake."""
+    shutil.copytree(source, destination, ignore=shutil.ignore_patterns(".venv", "node_modules"))
+    return destination
 
 
 def set_write_bits(folder: Path, writable: bool) -> None:
@@ -226,14 +268,47 @@ def create_database(unix_socket: str, database: str, user: str, password: str) -
         admin.close()
 
 
-@dataclass(frozen=True)
 class MariaDB:
-    """A running throwaway MariaDB server: loopback TCP port (TLS required), admin socket, and the CA of its
-    certificate."""
+    """A throwaway MariaDB server from the installed binaries (apt: mariadb-server): its own data folder, socket and
+    loopback port, TLS required on TCP. stop() ends it by its PID and start() brings it back on the same port and
+    data, so a test can take the database away from a running client."""
 
-    port: int
-    socket: Path
-    ca: Path
+    def __init__(self, directory: Path, tls: TlsFiles) -> None:
+        self.directory = directory
+        self.socket = directory / "mariadb.sock"
+        self.ca = tls.ca
+        self.port = free_port()
+        self.log = directory / "mariadb.log"
+        self.tls = tls
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def install(self) -> None:
+        install = ["mariadb-install-db", "--no-defaults", f"--datadir={self.directory / 'data'}", "--user=root"]
+        run_command([*install, "--auth-root-authentication-method=normal", "--skip-test-db"], self.directory)
+
+    def start(self) -> None:
+        command = ["mariadbd", "--no-defaults", "--user=root", f"--datadir={self.directory / 'data'}"]
+        command += [
+            f"--socket={self.socket}",
+            f"--pid-file={self.directory / 'mariadb.pid'}",
+            f"--port={self.port}",
+            *MARIADB_OPTIONS,
+            *mariadb_tls_options(self.tls),
+        ]
+        with self.log.open("ab") as output:
+            self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        wait_for_mariadb(self.process, self.socket, self.log)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
 
 
 def wait_for_mariadb(server: subprocess.Popen[bytes], unix_socket: Path, log: Path, seconds: float = 30) -> None:
@@ -251,33 +326,180 @@ def wait_for_mariadb(server: subprocess.Popen[bytes], unix_socket: Path, log: Pa
 
 
 @contextmanager
-def throwaway_mariadb(directory: Path) -> Iterator[MariaDB]:
-    """A MariaDB server from the installed binaries (apt: mariadb-server) with its own data folder, socket and
-    loopback port, TLS required on TCP; stopped by its PID on exit."""
+def throwaway_mariadb(directory: Path, tls: TlsFiles | None = None) -> Iterator[MariaDB]:
+    """A running MariaDB server (see MariaDB) with a certificate from tls, or from a fresh test CA; stopped on exit."""
     missing = [name for name in ("mariadbd", "mariadb-install-db") if shutil.which(name) is None]
     if missing:
         raise HarnessError(f"not installed: {', '.join(missing)} (apt-get install mariadb-server)")
-    tls = write_tls_files(directory)
-    data, unix_socket, log = directory / "data", directory / "mariadb.sock", directory / "mariadb.log"
-    install = ["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root"]
-    run_command([*install, "--auth-root-authentication-method=normal", "--skip-test-db"], directory)
-    port = free_port()
-    command = ["mariadbd", "--no-defaults", "--user=root", f"--datadir={data}", f"--socket={unix_socket}"]
-    command += [
-        f"--pid-file={directory / 'mariadb.pid'}",
-        f"--port={port}",
-        *MARIADB_OPTIONS,
-        *mariadb_tls_options(tls),
-    ]
-    with log.open("wb") as output:
-        server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+    directory.mkdir(parents=True, exist_ok=True)
+    server = MariaDB(directory, tls or write_tls_files(directory))
+    server.install()
     try:
-        wait_for_mariadb(server, unix_socket, log)
-        yield MariaDB(port, unix_socket, tls.ca)
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+# Credentials and region the package and the test share with the loopback moto server, which accepts any signature.
+MOTO_AWS_ENV = {
+    "AWS_REGION": "ap-northeast-2",
+    "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+    "AWS_SECRET_ACCESS_KEY": "moto-accepts-any-signature",  # nosec B105
+    "AWS_SESSION_TOKEN": "session-token",  # nosec B105
+}
+
+
+def moto_server_command() -> list[str]:
+    """moto's standalone server, from the environment running this code (the template's dev dependencies)."""
+    executable = Path(sys.executable).with_name("moto_server")
+    return [str(executable)] if executable.exists() else [sys.executable, "-m", "moto.server"]
+
+
+@contextmanager
+def moto_secrets_server(directory: Path) -> Iterator[str]:
+    """moto serving Secrets Manager (and every other API it knows) on a loopback port; yields its endpoint URL."""
+    port = free_port()
+    log = directory / "moto.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [*moto_server_command(), "-H", "127.0.0.1", "-p", str(port)], stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if server.poll() is not None:
+                raise HarnessError(f"moto_server exited {server.returncode}:\n{log.read_text(errors='replace')}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise HarnessError(f"moto_server did not listen within 30 s:\n{log.read_text(errors='replace')}")
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()
+        server.wait(timeout=30)
+
+
+def secrets_client(endpoint: str) -> Any:
+    """A boto3 Secrets Manager client for a moto endpoint."""
+    import boto3  # moto's own dependency; imported here so that benchmarks without moto never load it
+
+    return boto3.client(
+        "secretsmanager",
+        endpoint_url=endpoint,
+        region_name=MOTO_AWS_ENV["AWS_REGION"],
+        aws_access_key_id=MOTO_AWS_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=MOTO_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def mariadb_admin(server: MariaDB, *statements: str) -> list[tuple[Any, ...]]:
+    """Run statements as root over the server's socket; returns the last statement's rows."""
+    admin = pymysql.connect(unix_socket=str(server.socket), user="root", autocommit=True)
+    try:
+        with admin.cursor() as cursor:
+            rows: list[tuple[Any, ...]] = []
+            for statement in statements:
+                cursor.execute(statement)
+                rows = list(cursor.fetchall())
+            return rows
+    finally:
+        admin.close()
+
+
+# Runs in the runtime's Python inside an unzipped package: one JSON request per stdin line
+# ({"handler": "module.function", "event": {...}} or {"modules": true}), one JSON line back on the original stdout.
+# A handler that raises answers {"errorMessage", "errorType"}, as Lambda reports a failed invocation. Anything the app
+# writes (its log lines, through a root handler as Lambda's runtime installs one) goes to stderr.
+LAMBDA_DRIVER = r"""
+import importlib, json, logging, os, sys
+replies = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)
+sys.stdout = sys.stderr
+logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+
+
+class Context:
+    function_name = "function"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:ap-northeast-2:123456789012:function:function"
+
+    def __init__(self, number):
+        self.aws_request_id = f"request-{number}"
+
+    def get_remaining_time_in_millis(self):
+        return 29000
+
+
+for number, line in enumerate(sys.stdin):
+    request = json.loads(line)
+    if request.get("modules"):
+        result = sorted(sys.modules)
+    else:
+        module_name, _, function_name = request["handler"].rpartition(".")
         try:
-            server.wait(timeout=30)
+            handler = getattr(importlib.import_module(module_name), function_name)
+            result = handler(request["event"], Context(number))
+        except Exception as error:
+            result = {"errorMessage": str(error), "errorType": type(error).__name__}
+    replies.write(json.dumps(result) + "\n")
+    replies.flush()
+"""
+
+
+class LambdaProcess:
+    """One warm Lambda container, emulated: the runtime's Python alone (-S: no site-packages) in an unpacked package,
+    invoking handlers one request at a time in the same process, as Lambda does between a cold start and a freeze."""
+
+    def __init__(self, python: str, task: Path, env: Mapping[str, str], log: Path) -> None:
+        self.log = log
+        with log.open("ab") as errors:
+            self.process = subprocess.Popen(
+                [python, "-S", "-c", LAMBDA_DRIVER],
+                cwd=task,
+                env={"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", **env},
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+            )
+        self.replies: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read_replies, daemon=True).start()
+
+    def _read_replies(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.replies.put(line)
+
+    def _ask(self, request: Mapping[str, Any], timeout: float) -> Any:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        try:
+            return json.loads(self.replies.get(timeout=timeout))
+        except queue.Empty:
+            raise HarnessError(f"no answer within {timeout} s; its log:\n{self.logged()}") from None
+
+    def invoke(self, handler: str, event: Mapping[str, Any], timeout: float = 60) -> Any:
+        """The handler's return value, or {"errorMessage", "errorType"} when it raised."""
+        return self._ask({"handler": handler, "event": event}, timeout)
+
+    def modules(self) -> list[str]:
+        """Every module the process has imported so far."""
+        return list(self._ask({"modules": True}, 10))
+
+    def logged(self) -> str:
+        """What the process wrote to stderr so far (its log lines)."""
+        return self.log.read_text(errors="replace")
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+            self.process.kill()
+            self.process.wait()

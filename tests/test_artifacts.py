@@ -76,7 +76,7 @@ def test_template_updates_come_as_a_pull_request_instead_of_a_drift_report(proje
     ]
 
 
-def test_deploy_tests_migrates_deploys_with_rollback_then_releases_in_its_own_job(project: Path) -> None:
+def test_deploy_tests_deploys_migrates_with_rollback_then_releases_in_its_own_job(project: Path) -> None:
     workflow = load_workflow(project, "deploy.yml")
     assert workflow["on"]["push"]["branches"] == ["main"]
     assert workflow["concurrency"]["cancel-in-progress"] is False
@@ -88,9 +88,11 @@ def test_deploy_tests_migrates_deploys_with_rollback_then_releases_in_its_own_jo
     assert "default_branch" in job["if"]
     assert job["timeout-minutes"] <= 60
     names = step_names(job)
-    deploy_step = "Deploy, check readiness, roll back a failing release"
-    order = [names.index(name) for name in ("Install", "Migrate the database", deploy_step)]
+    # The runner never migrates: the deploy step invokes the migrate function (scripts/release.sh).
+    deploy_step = "Deploy, migrate, check readiness, roll back a failing release"
+    order = [names.index(name) for name in ("Install", "RDS CA bundle", deploy_step)]
     assert order == sorted(order)
+    assert not [name for name in names if "igrat" in name and name != deploy_step]
     setup_python = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/setup-python"))
     assert setup_python["with"]["python-version"] == (project / ".python-version").read_text().strip()
     assert job["steps"][names.index(deploy_step)]["run"] == "bash scripts/release.sh deploy prod"
@@ -143,7 +145,10 @@ def test_dockerfile_and_workflows_follow_the_python_version(cookies: Cookies, mo
     assert "3.12" not in dockerfile
     for workflow in ("ci.yml", "deploy.yml"):
         assert "3.12" not in (project / ".github" / "workflows" / workflow).read_text(), workflow
-    assert load_workflow(project, "deploy.yml")["jobs"]["deploy"]["env"]["UV_PYTHON"] == "3.13"
+    assert load_workflow(project, "ci.yml")["jobs"]["test"]["env"]["UV_PYTHON"] == "3.13"
+    deploy_steps = load_workflow(project, "deploy.yml")["jobs"]["deploy"]["steps"]
+    pythons = [step["with"]["python-version"] for step in deploy_steps if "setup-python" in step.get("uses", "")]
+    assert pythons == ["3.13"]
 
 
 def test_compose_matches_the_compose_schema(default_project: Path, tmp_path: Path) -> None:

@@ -34,6 +34,8 @@ REFERENCE_FILES = [
     "infra/package.json",
     "infra/package-lock.json",
     "infra/Makefile",
+    "infra/deploy-settings.js",
+    "infra/secrets-endpoint.yml",
     "Makefile",
     "scripts/new_module.py",
     "scaffold/module/router.py.tmpl",
@@ -63,7 +65,7 @@ REFERENCE_FILES = [
 UNRENDERED = re.compile(r"\{\{|\{%|cookiecutter\.")
 # GitHub Actions expressions are kept literally; they are the one legitimate "{{" in a baked project.
 GITHUB_EXPRESSION = re.compile(r"\$\{\{ [^}]+ \}\}")
-DEV_ONLY_PACKAGES = {"pytest", "black", "isort", "flake8", "mypy", "bandit", "httpx", "uvicorn", "alembic"}
+DEV_ONLY_PACKAGES = {"pytest", "black", "isort", "flake8", "mypy", "bandit", "httpx", "uvicorn"}
 
 
 def strip_github_expressions(text: str) -> str:

@@ -4,29 +4,40 @@ package answering an API Gateway event under the chosen Python, and cfn-lint on 
 
 This machine runs one architecture: the packages it invokes are built for it (the default bake through the
 deploy-time override, LAMBDA_ARCHITECTURE; the osls bake through the answer), and the default bake is packaged once
-more for the other architecture, whose zip is checked but never run."""
+more for the other architecture, whose zip is checked but never run.
+
+What a production deployment gets: the default bake packaged for prod as CI would, with a VPC, a KMS key, a
+migration secret and the permissions boundary, and a sentinel in every secret the deploying shell holds (none of
+which may reach .serverless/); its IAM statements, network, limits and logs, checked against cfn-lint and checkov. The
+environment-variable mode (db_credentials=environment) is packaged too. Packaging runs once per session for each
+package; the Makefile's and deploy-settings.js's refusals run without packaging."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from cfnlint.decode import cfn_yaml
 from pytest_cookies.plugin import Cookies
 
-from tests.conftest import default_context, project_env, require_commands, run, tool
+from tests.conftest import default_context, project_env, render_only, require_commands, run, tool
 from tests.harness import (
+    CA_BUNDLE,
     ELF_MACHINES,
     LAMBDA_ENV,
     PACKAGE_ENV,
     HarnessError,
+    copy_project,
     elf_machines,
     find_python,
     host_architecture,
@@ -41,15 +52,19 @@ pytestmark = pytest.mark.slow
 # The app ships sources plus unchecked-hash bytecode; dependencies ship bytecode only (plugins/compile-bytecode.js).
 REQUIRED_ENTRIES = [
     "main.py",
+    "migrate.py",
+    "migrations/env.py",
+    str(CA_BUNDLE),
     "app/__init__.py",
     "app/module/challenge/router.py",
+    "alembic/__init__.pyc",
     "fastapi/__init__.pyc",
     "mangum/__init__.pyc",
     "sqlalchemy/__init__.pyc",
     "aiomysql/__init__.pyc",
     "pydantic_settings/__init__.pyc",
 ]
-FORBIDDEN_PREFIXES = ("tests/", ".venv/", "node_modules/", "infra/", "migrations/", "docs/", "examples/", ".git")
+FORBIDDEN_PREFIXES = ("tests/", ".venv/", "node_modules/", "infra/", "docs/", "examples/", ".git")
 FORBIDDEN_FILES = {"uv.lock", "pyproject.toml", ".env", ".env.example", "alembic.ini", "README.md", "CLAUDE.md"}
 HOST_ARCHITECTURE = host_architecture()
 OTHER_ARCHITECTURE = next(name for name in ELF_MACHINES if name != HOST_ARCHITECTURE)
@@ -70,19 +85,21 @@ class Package:
     architecture: str
 
 
-def copy_project(source: Path, destination: Path) -> Path:
-    """Copy a baked project without its virtual environment, so packaging cannot touch the shared bake."""
-    shutil.copytree(source, destination, ignore=shutil.ignore_patterns(".venv", "node_modules"))
-    return destination
-
-
-def build_package(project: Path, python_version: str, architecture: str, override: bool) -> Package:
+def build_package(
+    project: Path,
+    python_version: str,
+    architecture: str,
+    override: bool,
+    stage: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Package:
     """npm ci from the committed lock, then `make package` (with osls for both flavours: v4's CLI needs a login), for
-    the bake's own architecture or, with override, for `architecture` through LAMBDA_ARCHITECTURE."""
+    the bake's own architecture or, with override, for `architecture` through LAMBDA_ARCHITECTURE; for the bake's
+    default stage or `stage`, with PACKAGE_ENV plus env as the deploying shell."""
     require_commands("npm", "make", install_hint="apt-get install nodejs npm make")
     try:
         python = find_python(python_version)
-        zip_path = package_offline(project, python, architecture if override else None)
+        zip_path = package_offline(project, python, architecture if override else None, stage, env)
     except HarnessError as error:
         pytest.fail(str(error), pytrace=False)
     return Package(project / "infra", zip_path, python, python_version, architecture)
@@ -120,13 +137,61 @@ def foreign_package(default_project: Path, tmp_path_factory: pytest.TempPathFact
     return build_package(project, "3.12", OTHER_ARCHITECTURE, override)
 
 
+# What CI passes from the outputs of infra/ci-access.yml (placeholders: nothing reaches AWS).
+CI_ACCESS_ENV = {
+    "AWS_CLOUDFORMATION_ROLE_ARN": "arn:aws:iam::123456789012:role/ci-cloudformation",
+    "AWS_PERMISSIONS_BOUNDARY_ARN": "arn:aws:iam::123456789012:policy/ci-boundary",
+    "SERVERLESS_DEPLOYMENT_BUCKET": "ci-artifacts",
+}
+SECRET_ARN = PACKAGE_ENV["DB_SECRET_ARN"]
+MIGRATION_SECRET_ARN = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:migration-db-AbCdEf"
+KMS_KEY_ARN = "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+SUBNETS = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
+SECURITY_GROUPS = ["sg-0123456789abcdef0"]
+# Every secret a deploying shell may hold carries the sentinel; not one byte of it may reach .serverless/.
+SENTINEL = "SENTINEL-9f3a"
+SECRET_INPUTS = ("DB_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "SERVERLESS_ACCESS_KEY")
+# The prod deployment as CI makes it, minus the artifacts bucket, so that the framework's own bucket is checked too.
+PROD_ENV = {
+    "AWS_CLOUDFORMATION_ROLE_ARN": CI_ACCESS_ENV["AWS_CLOUDFORMATION_ROLE_ARN"],
+    "AWS_PERMISSIONS_BOUNDARY_ARN": CI_ACCESS_ENV["AWS_PERMISSIONS_BOUNDARY_ARN"],
+    "VPC_SUBNET_IDS": " , ".join(SUBNETS),
+    "VPC_SECURITY_GROUP_IDS": ",".join(SECURITY_GROUPS),
+    "DB_MIGRATION_SECRET_ARN": MIGRATION_SECRET_ARN,
+    "DB_SECRET_KMS_KEY_ARN": KMS_KEY_ARN,
+    "API_THROTTLE_RATE": "25",
+    **{name: f"{SENTINEL}-{name}" for name in SECRET_INPUTS},
+}
+
+
+@pytest.fixture(scope="session")
+def prod_package(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Package:
+    """The default bake packaged for prod with everything a production deployment sets (PROD_ENV)."""
+    project = copy_project(default_project, tmp_path_factory.mktemp("prod") / default_project.name)
+    return build_package(project, "3.12", HOST_ARCHITECTURE, override=True, stage="prod", env=PROD_ENV)
+
+
+@pytest.fixture(scope="session")
+def environment_package(cookies_session: Cookies, tmp_path_factory: pytest.TempPathFactory) -> Package:
+    """A bake with db_credentials=environment (the password in the function's environment), packaged as today."""
+    result = cookies_session.bake(extra_context={"db_credentials": "environment", "project_slug": "env-backend"})
+    assert result.exit_code == 0, result.exception
+    project = copy_project(Path(result.project_path), tmp_path_factory.mktemp("environment") / "env-backend")
+    return build_package(project, "3.12", HOST_ARCHITECTURE, override=True, env={"DB_PASSWORD": "placeholder"})
+
+
 RUNNABLE = [
     pytest.param("v4", marks=pytest.mark.xdist_group("package-v4")),
     pytest.param("osls", marks=pytest.mark.xdist_group("package-osls")),
 ]
+OTHERS = [
+    pytest.param("foreign", marks=pytest.mark.xdist_group("package-foreign")),
+    pytest.param("prod", marks=pytest.mark.xdist_group("package-prod")),
+    pytest.param("environment", marks=pytest.mark.xdist_group("package-environment")),
+]
 
 
-@pytest.fixture(params=[*RUNNABLE, pytest.param("foreign", marks=pytest.mark.xdist_group("package-foreign"))])
+@pytest.fixture(params=[*RUNNABLE, *OTHERS])
 def package(request: pytest.FixtureRequest) -> Package:
     """Every package, whichever architecture it is for."""
     return request.getfixturevalue(f"{request.param}_package")  # type: ignore[no-any-return]
@@ -144,7 +209,10 @@ def test_zip_has_the_app_at_its_root_with_dependencies(package: Package, summary
     missing = [entry for entry in REQUIRED_ENTRIES if entry not in names]
     assert missing == []
     tag = "cpython-" + package.python_version.replace(".", "")
-    assert f"__pycache__/main.{tag}.pyc" in names and f"app/__pycache__/__init__.{tag}.pyc" in names
+    compiled = ("__pycache__/main", "__pycache__/migrate", "app/__pycache__/__init__", "migrations/__pycache__/env")
+    assert [name for name in compiled if f"{name}.{tag}.pyc" not in names] == []
+    # Bytecode only as compile-bytecode.js writes it, for the runtime's Python: none copied from the project.
+    assert [name for name in names if "__pycache__/" in name and f".{tag}.pyc" not in name] == []
     zipped, unzipped = sizes(package.zip_path)
     summary.append(
         f"{package.infra.parent.name} package ({package.architecture}): {zipped:.1f} MB zipped, "
@@ -222,13 +290,21 @@ def test_cloudformation_passes_cfn_lint(package: Package, summary: list[str]) ->
     summary.append(f"{package.infra.parent.name} ({package.architecture}) cfn-lint {template.name}: passed")
 
 
+def packaged_template(package: Package) -> dict[str, Any]:
+    template: dict[str, Any] = json.loads(
+        (package.infra / ".serverless" / "cloudformation-template-update-stack.json").read_text()
+    )
+    return template
+
+
 def test_runtime_and_architecture_match_the_package(package: Package) -> None:
-    """The function runs the chosen Python on the architecture its zip was built for."""
-    template = json.loads((package.infra / ".serverless" / "cloudformation-template-update-stack.json").read_text())
-    functions = [res for res in template["Resources"].values() if res["Type"] == "AWS::Lambda::Function"]
-    assert [function["Properties"]["Runtime"] for function in functions] == [f"python{package.python_version}"]
-    assert [function["Properties"]["Handler"] for function in functions] == ["main.handler"]
-    assert [function["Properties"]["Architectures"] for function in functions] == [[package.architecture]]
+    """Both functions run the chosen Python on the architecture their zip was built for."""
+    functions = [
+        res for res in packaged_template(package)["Resources"].values() if res["Type"] == "AWS::Lambda::Function"
+    ]
+    assert [function["Properties"]["Runtime"] for function in functions] == [f"python{package.python_version}"] * 2
+    assert [function["Properties"]["Handler"] for function in functions] == ["main.handler", "migrate.handler"]
+    assert [function["Properties"]["Architectures"] for function in functions] == [[package.architecture]] * 2
 
 
 @pytest.mark.parametrize("bake", ["default_project", "alternative_project"])
@@ -240,34 +316,57 @@ def test_package_lock_records_no_download_urls(request: pytest.FixtureRequest, b
     assert lock["packages"][""]["devDependencies"] == package_json["devDependencies"]
 
 
-@pytest.mark.parametrize("target", ["package", "deploy-dev", "remove-prod"])
-def test_makefile_refuses_to_run_serverless_without_database_settings(default_project: Path, target: str) -> None:
-    env = project_env()
-    for name in ("DB_HOST", "DB_PASSWORD", "SERVERLESS_ORG"):
-        env.pop(name, None)
-    result = subprocess.run(
-        ["make", target], cwd=default_project / "infra", env=env, capture_output=True, text=True, check=False
-    )
+DEPLOY_INPUTS = ("DB_HOST", "DB_SECRET_ARN", "DB_PASSWORD", "SERVERLESS_ORG", "DB_SSL_CA", "DB_SSL_TRUST_ANY_SERVER")
+
+
+def make(infra: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """make in a bake's infra/, with none of the deploy inputs from this shell but env."""
+    base = {name: value for name, value in project_env().items() if name not in DEPLOY_INPUTS}
+    return subprocess.run(["make", *args], cwd=infra, env={**base, **env}, capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="session")
+def environment_project(cookies_session: Cookies) -> Path:
+    """A bake with db_credentials=environment, rendered without uv (for its Makefile)."""
+    with render_only():
+        result = cookies_session.bake(extra_context={"db_credentials": "environment", "project_slug": "env-render"})
+    assert result.exit_code == 0, result.exception
+    return Path(result.project_path)
+
+
+@pytest.mark.parametrize("target", ["package", "deploy-dev", "migrate-prod", "remove-prod"])
+@pytest.mark.parametrize(
+    ("bake", "required"),
+    [("default_project", "DB_SECRET_ARN"), ("environment_project", "DB_PASSWORD")],
+    ids=["secrets_manager", "environment"],
+)
+def test_makefile_refuses_to_run_serverless_without_database_settings(
+    request: pytest.FixtureRequest, bake: str, required: str, target: str
+) -> None:
+    """Secrets Manager mode needs the secret's ARN and never asks for a password; the environment mode needs the
+    password. Serverless resolves every variable before any command, so removing and migrating need them too."""
+    project: Path = request.getfixturevalue(bake)
+    result = make(project / "infra", target)
     assert result.returncode != 0
-    assert "Missing environment variables: DB_HOST DB_PASSWORD SERVERLESS_ORG" in result.stdout + result.stderr
+    expected = f"Missing environment variables: DB_HOST {required} SERVERLESS_ORG"
+    assert expected in result.stdout + result.stderr
 
 
-# What CI passes from the outputs of infra/ci-access.yml (placeholders: nothing reaches AWS).
-CI_ACCESS_ENV = {
-    "AWS_CLOUDFORMATION_ROLE_ARN": "arn:aws:iam::123456789012:role/ci-cloudformation",
-    "AWS_PERMISSIONS_BOUNDARY_ARN": "arn:aws:iam::123456789012:policy/ci-boundary",
-    "SERVERLESS_DEPLOYMENT_BUCKET": "ci-artifacts",
-}
+def osls_print(package: Package, **env: str) -> subprocess.CompletedProcess[str]:
+    """`sls print --stage prod` of the package's serverless.yml, with the deploying shell's settings (none of CI's,
+    no VPC) plus env."""
+    base = project_env(PYTHON_BIN=package.python, **PACKAGE_ENV)
+    for name in ("VPC_SUBNET_IDS", "VPC_SECURITY_GROUP_IDS", *CI_ACCESS_ENV):
+        base.pop(name, None)
+    command = ["npx", "osls", "print", "--stage", "prod"]
+    return subprocess.run(command, cwd=package.infra, env={**base, **env}, capture_output=True, text=True, check=False)
 
 
 def resolved_config(package: Package, **env: str) -> dict[str, Any]:
-    """serverless.yml as osls resolves it (`sls print`), with the deploying shell's settings plus env."""
-    command = ["npx", "osls", "print", "--stage", "prod"]
-    base = project_env(PYTHON_BIN=package.python, **PACKAGE_ENV)
-    for name in CI_ACCESS_ENV:
-        base.pop(name, None)
-    output = run(command, package.infra, {**base, **env})
-    config: dict[str, Any] = yaml.safe_load(output[output.index("service:") :])
+    """serverless.yml as osls resolves it (see osls_print)."""
+    result = osls_print(package, **env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    config: dict[str, Any] = yaml.safe_load(result.stdout[result.stdout.index("service:") :])
     return config
 
 
@@ -284,14 +383,507 @@ def test_ci_deploys_through_the_service_role_with_its_bucket_and_boundary(runnab
 
 @pytest.mark.xdist_group("package-osls")
 def test_the_packaged_template_for_ci_uses_the_bucket_and_the_boundary(osls_package: Package, tmp_path: Path) -> None:
-    """What CloudFormation receives from CI: no bucket of its own, the code in the named bucket, the boundary on the
-    function's role."""
+    """What CloudFormation receives from CI: no bucket of its own, the code in the named bucket, the boundary on both
+    functions' roles. (Runs last of the osls package's tests: packaging again empties its .serverless/.)"""
     env = {**project_env(PYTHON_BIN=osls_package.python, **PACKAGE_ENV), **CI_ACCESS_ENV}
     run(["npx", "osls", "package", "--stage", "prod", "--package", str(tmp_path)], osls_package.infra, env, 900)
     template = json.loads((tmp_path / "cloudformation-template-update-stack.json").read_text())
     resources = template["Resources"]
     assert not [name for name, resource in resources.items() if resource["Type"] == "AWS::S3::Bucket"]
-    (function,) = [resource for resource in resources.values() if resource["Type"] == "AWS::Lambda::Function"]
-    assert function["Properties"]["Code"]["S3Bucket"] == CI_ACCESS_ENV["SERVERLESS_DEPLOYMENT_BUCKET"]
-    role = resources["IamRoleLambdaExecution"]["Properties"]
-    assert role["PermissionsBoundary"] == CI_ACCESS_ENV["AWS_PERMISSIONS_BOUNDARY_ARN"]
+    functions = [resource for resource in resources.values() if resource["Type"] == "AWS::Lambda::Function"]
+    assert [function["Properties"]["Code"]["S3Bucket"] for function in functions] == ["ci-artifacts"] * 2
+    for role in ("IamRoleLambdaExecution", "MigrationRole"):
+        assert resources[role]["Properties"]["PermissionsBoundary"] == CI_ACCESS_ENV["AWS_PERMISSIONS_BOUNDARY_ARN"]
+
+
+# What a production deployment gets, read from the packaged CloudFormation.
+LOG_ACTIONS = {"logs:CreateLogStream", "logs:CreateLogGroup", "logs:TagResource", "logs:PutLogEvents"}
+VPC_ACCESS_POLICY = "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def kms_statement(secret_arn: str, action: str | list[str]) -> dict[str, Any]:
+    """kms:Decrypt on the given key, only through Secrets Manager in the secret's region, only for that secret."""
+    return {
+        "Effect": "Allow",
+        "Action": action,
+        "Resource": KMS_KEY_ARN,
+        "Condition": {
+            "StringEquals": {
+                "kms:ViaService": {"Fn::Sub": "secretsmanager.ap-northeast-2.${AWS::URLSuffix}"},
+                "kms:EncryptionContext:SecretARN": secret_arn,
+            }
+        },
+    }
+
+
+def expected_api_statements(kms: bool) -> list[dict[str, Any]]:
+    """The API role's statements besides the framework's two log statements (which the framework writes with lists
+    of actions)."""
+    statements: list[dict[str, Any]] = [
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": SECRET_ARN}
+    ]
+    return statements + ([kms_statement(SECRET_ARN, ["kms:Decrypt"])] if kms else [])
+
+
+def expected_migration_statements(secret_arn: str | None, kms: bool) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = [
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": {"Fn::GetAtt": ["MigrateLogGroup", "Arn"]},
+        }
+    ]
+    if secret_arn:
+        statements.append({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn})
+    return statements + ([kms_statement(secret_arn, "kms:Decrypt")] if secret_arn and kms else [])
+
+
+def role_statements(resources: Mapping[str, Any], role: str) -> list[dict[str, Any]]:
+    (policy,) = resources[role]["Properties"]["Policies"]
+    return list(policy["PolicyDocument"]["Statement"])
+
+
+def function_properties(resources: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: resources[f"{name.capitalize()}LambdaFunction"]["Properties"] for name in ("api", "migrate")}
+
+
+def assert_framework_log_statements(statements: list[dict[str, Any]], slug: str, stage: str) -> None:
+    """The two statements the framework writes: its functions' log groups, nothing else."""
+    assert len(statements) == 2
+    for statement in statements:
+        assert set(statement["Action"]) <= LOG_ACTIONS
+        assert all(f":log-group:/aws/lambda/{slug}-{stage}*:" in entry["Fn::Sub"] for entry in statement["Resource"])
+
+
+# (package, stage, KMS key given, migration secret, VPC, permissions boundary)
+DEPLOYMENTS = [
+    pytest.param("v4", "dev", False, SECRET_ARN, False, None, marks=pytest.mark.xdist_group("package-v4")),
+    pytest.param(
+        "prod",
+        "prod",
+        True,
+        MIGRATION_SECRET_ARN,
+        True,
+        CI_ACCESS_ENV["AWS_PERMISSIONS_BOUNDARY_ARN"],
+        marks=pytest.mark.xdist_group("package-prod"),
+    ),
+]
+DEPLOYMENT_NAMES = "name, stage, kms, migration_secret, vpc, boundary"
+
+
+@pytest.mark.parametrize(DEPLOYMENT_NAMES, DEPLOYMENTS)
+def test_each_role_may_read_exactly_its_secret(
+    request: pytest.FixtureRequest,
+    name: str,
+    stage: str,
+    kms: bool,
+    migration_secret: str,
+    vpc: bool,
+    boundary: str | None,
+) -> None:
+    """The API role reads DB_SECRET_ARN (and decrypts with the KMS key only through Secrets Manager, when one is
+    given); MigrationRole writes its own log group and reads its own secret (DB_MIGRATION_SECRET_ARN, or else
+    DB_SECRET_ARN), with the VPC policy only in a VPC and the boundary only when CI gives one. The environments name
+    the secrets, never a password."""
+    package: Package = request.getfixturevalue(f"{name}_package")
+    resources = packaged_template(package)["Resources"]
+    api_statements = role_statements(resources, "IamRoleLambdaExecution")
+    assert_framework_log_statements(api_statements[:2], package.infra.parent.name, stage)
+    assert api_statements[2:] == expected_api_statements(kms)
+    migration = resources["MigrationRole"]["Properties"]
+    assert role_statements(resources, "MigrationRole") == expected_migration_statements(migration_secret, kms)
+    assert migration["ManagedPolicyArns"] == ([{"Fn::Sub": VPC_ACCESS_POLICY}] if vpc else NO_VALUE)
+    assert migration["PermissionsBoundary"] == (boundary or NO_VALUE)
+    assert resources["IamRoleLambdaExecution"]["Properties"].get("PermissionsBoundary") == boundary
+    functions = function_properties(resources)
+    assert functions["migrate"]["Role"] == {"Fn::GetAtt": ["MigrationRole", "Arn"]}
+    environments = {name: properties["Environment"]["Variables"] for name, properties in functions.items()}
+    assert [environment["DB_SECRET_ARN"] for environment in environments.values()] == [SECRET_ARN, migration_secret]
+    assert [name for name, environment in environments.items() if "DB_PASSWORD" in environment] == []
+    assert [environment["DB_SSL_CA"] for environment in environments.values()] == [str(CA_BUNDLE)] * 2
+
+
+@pytest.mark.parametrize(DEPLOYMENT_NAMES, DEPLOYMENTS)
+def test_network_follows_the_deploying_shell(
+    request: pytest.FixtureRequest,
+    name: str,
+    stage: str,
+    kms: bool,
+    migration_secret: str,
+    vpc: bool,
+    boundary: str | None,
+) -> None:
+    """Both functions in the subnets and security groups given (the API role then gets the network interface
+    policy), or outside any VPC."""
+    resources = packaged_template(request.getfixturevalue(f"{name}_package"))["Resources"]
+    expected = {"SecurityGroupIds": SECURITY_GROUPS, "SubnetIds": SUBNETS} if vpc else None
+    assert [properties.get("VpcConfig") for properties in function_properties(resources).values()] == [expected] * 2
+    policies = resources["IamRoleLambdaExecution"]["Properties"].get("ManagedPolicyArns", [])
+    assert ["AWSLambdaVPCAccessExecutionRole" in json.dumps(policy) for policy in policies] == ([True] if vpc else [])
+
+
+@pytest.mark.parametrize(
+    ("name", "concurrency", "rate", "burst"),
+    [
+        pytest.param("v4", 5, 10, 20, marks=pytest.mark.xdist_group("package-v4")),
+        # PROD_ENV sets API_THROTTLE_RATE; the rest are prod's defaults.
+        pytest.param("prod", 20, 25, 100, marks=pytest.mark.xdist_group("package-prod")),
+    ],
+)
+def test_limits_and_logs_are_in_the_template(
+    request: pytest.FixtureRequest, name: str, concurrency: int, rate: int, burst: int
+) -> None:
+    """Reserved concurrency (one migration at a time), throttling of every route, JSON access logs on the $default
+    stage, Lambda's JSON log format; the migration function has no route."""
+    resources = packaged_template(request.getfixturevalue(f"{name}_package"))["Resources"]
+    functions = function_properties(resources)
+    assert [properties["ReservedConcurrentExecutions"] for properties in functions.values()] == [concurrency, 1]
+    assert [properties["Timeout"] for properties in functions.values()] == [29, 300]
+    logging = {"LogFormat": "JSON", "ApplicationLogLevel": "INFO"}
+    assert [properties["LoggingConfig"] for properties in functions.values()] == [logging, logging]
+    stage = resources["HttpApiStage"]["Properties"]
+    assert stage["StageName"] == "$default"
+    assert stage["DefaultRouteSettings"] == {
+        "DetailedMetricsEnabled": False,
+        "ThrottlingRateLimit": rate,
+        "ThrottlingBurstLimit": burst,
+    }
+    access = stage["AccessLogSettings"]
+    assert access["DestinationArn"] == {"Fn::GetAtt": ["HttpApiLogGroup", "Arn"]}
+    fields = json.loads(access["Format"])
+    assert {"requestId", "status", "responseLatency", "integrationError", "lambdaRequestId"} <= set(fields)
+    assert resources["HttpApiLogGroup"]["Properties"]["RetentionInDays"] == 30
+    integrations = [res for res in resources.values() if res["Type"] == "AWS::ApiGatewayV2::Integration"]
+    assert [json.dumps(res) for res in integrations if "MigrateLambdaFunction" in json.dumps(res)] == []
+
+
+@pytest.mark.xdist_group("package-prod")
+def test_no_secret_of_the_deploying_shell_reaches_the_package(prod_package: Package) -> None:
+    """The sentinel in DB_PASSWORD, the AWS secret key, the session token and the Serverless access key appears in
+    no file under .serverless/ (the template, the state, the requirements) nor in any file inside the zip."""
+    found = []
+    sentinel = SENTINEL.encode()
+    for path in (prod_package.infra / ".serverless").rglob("*"):
+        if path.is_file() and sentinel in path.read_bytes():
+            found.append(str(path.relative_to(prod_package.infra)))
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                found += [f"{path.name}:{name}" for name in archive.namelist() if sentinel in archive.read(name)]
+    assert found == []
+
+
+@pytest.mark.xdist_group("package-prod")
+def test_the_framework_bucket_is_private_versioned_and_encrypted(prod_package: Package) -> None:
+    """Without SERVERLESS_DEPLOYMENT_BUCKET the stack has its own bucket for the packages."""
+    bucket = packaged_template(prod_package)["Resources"]["ServerlessDeploymentBucket"]["Properties"]
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+
+# checkov's findings that do not apply, each with its reason; every other check must pass.
+CHECKOV_SKIPS = {
+    "CKV_AWS_116": "a dead-letter queue only receives failed asynchronous invocations; the HTTP API invokes the API "
+    "function synchronously and answers its error, and `make migrate-<stage>` fails on the migration's",
+    "CKV_AWS_173": "the functions' environment holds no secret (the secret's ARN, not its value), and Lambda encrypts "
+    "it at rest with its own key",
+    "CKV_AWS_158": "CloudWatch Logs encrypts every log group at rest; a customer managed key (with a key policy for "
+    "the logs service) is an account-wide choice the template leaves to the team",
+    "CKV_AWS_18": "the framework's bucket holds only the packages, and logging its access needs a second bucket; CI "
+    "deploys to the bucket of infra/ci-access.yml (SERVERLESS_DEPLOYMENT_BUCKET), and this one is then not created",
+}
+# The workstation package of the default bake has no VPC, as its deploying shell gives none.
+NO_VPC_SKIP = {"CKV_AWS_117": "the deploying shell gave no VPC_SUBNET_IDS / VPC_SECURITY_GROUP_IDS"}
+
+
+def checkov_failures(template: Path, skips: Mapping[str, str]) -> list[str]:
+    """checkov's failed checks on a CloudFormation file, offline, the skipped ones left out."""
+    command = [tool("checkov"), "-f", str(template), "--framework", "cloudformation", "--skip-download"]
+    command += ["--output", "json", "--skip-check", ",".join(skips) or "NONE"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=template.parent)
+    report = json.loads(result.stdout)
+    assert report["summary"]["parsing_errors"] == 0 and report["summary"]["passed"] > 0, result.stdout
+    return [f"{check['check_id']} {check['resource']}" for check in report["results"]["failed_checks"]]
+
+
+@pytest.mark.parametrize(
+    ("name", "skips"),
+    [
+        pytest.param("prod", CHECKOV_SKIPS, marks=pytest.mark.xdist_group("package-prod")),
+        pytest.param("v4", {**CHECKOV_SKIPS, **NO_VPC_SKIP}, marks=pytest.mark.xdist_group("package-v4")),
+    ],
+)
+def test_checkov_finds_nothing_outside_the_skip_list(
+    request: pytest.FixtureRequest, name: str, skips: dict[str, str], summary: list[str]
+) -> None:
+    package: Package = request.getfixturevalue(f"{name}_package")
+    template = package.infra / ".serverless" / "cloudformation-template-update-stack.json"
+    assert checkov_failures(template, skips) == []
+    summary.append(f"{package.infra.parent.name} {name} template: checkov passed, skipping {', '.join(skips)}")
+
+
+@pytest.mark.xdist_group("package-environment")
+def test_the_environment_mode_packages_the_password_and_grants_no_secret(environment_package: Package) -> None:
+    """db_credentials=environment: the reference's DB_PASSWORD in both functions' environment, no secret ARN and no
+    Secrets Manager or KMS statement in any role."""
+    resources = packaged_template(environment_package)["Resources"]
+    environments = [properties["Environment"]["Variables"] for properties in function_properties(resources).values()]
+    assert [environment["DB_PASSWORD"] for environment in environments] == ["placeholder"] * 2
+    assert [environment for environment in environments if "DB_SECRET_ARN" in environment] == []
+    api_statements = role_statements(resources, "IamRoleLambdaExecution")
+    assert_framework_log_statements(api_statements, "env-backend", "dev")
+    assert role_statements(resources, "MigrationRole") == expected_migration_statements(None, kms=False)
+    assert "secretsmanager" not in json.dumps(resources) and "kms:" not in json.dumps(resources)
+
+
+@pytest.mark.xdist_group("package-v4")
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "Network: no VPC (VPC_SUBNET_IDS and VPC_SECURITY_GROUP_IDS are empty): the function reaches only public"),
+        (
+            {"VPC_SUBNET_IDS": ",".join(SUBNETS), "VPC_SECURITY_GROUP_IDS": SECURITY_GROUPS[0]},
+            f"Network: VPC with subnets {', '.join(SUBNETS)} and security groups {SECURITY_GROUPS[0]}",
+        ),
+    ],
+    ids=["none", "vpc"],
+)
+def test_packaging_says_which_network_it_built(v4_package: Package, env: dict[str, str], message: str) -> None:
+    result = osls_print(v4_package, **env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert message in result.stderr
+
+
+@pytest.mark.xdist_group("package-v4")
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"VPC_SUBNET_IDS": SUBNETS[0]},
+            "VPC_SUBNET_IDS is set but VPC_SECURITY_GROUP_IDS is empty: set both to run the functions in a VPC, or "
+            "neither to run them without one",
+        ),
+        (
+            {"VPC_SECURITY_GROUP_IDS": SECURITY_GROUPS[0]},
+            "VPC_SECURITY_GROUP_IDS is set but VPC_SUBNET_IDS is empty",
+        ),
+        (
+            {"DB_SECRET_ARN": "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:app-db"},
+            "DB_SECRET_ARN must be the secret's complete ARN",
+        ),
+    ],
+    ids=["subnets-only", "groups-only", "partial-secret-arn"],
+)
+def test_a_half_given_setting_is_refused(v4_package: Package, env: dict[str, str], message: str) -> None:
+    result = osls_print(v4_package, **env)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+
+
+# Calls one function of infra/deploy-settings.js as Serverless does, with the configuration and SSM parameters given
+# (argv: the module, the function, the configuration, the SSM parameters); prints {"value"} or {"error"}.
+SETTINGS_DRIVER = r"""
+const [modulePath, name, configuration, parameters] = process.argv.slice(1);
+const config = JSON.parse(configuration);
+const ssm = JSON.parse(parameters);
+const resolveConfigurationProperty = async (keys) =>
+  keys.reduce((value, key) => (value == null ? value : value[key]), config);
+const resolveVariable = async (variable) => {
+  if (variable === 'sls:stage') return config.provider.stage;
+  const match = /^ssm:(.*), null$/.exec(variable);
+  if (!match) throw new Error(`unexpected variable ${variable}`);
+  return ssm[match[1]] === undefined ? null : ssm[match[1]];
+};
+require(modulePath)[name]({ resolveConfigurationProperty, resolveVariable, options: {} }).then(
+  (value) => console.log(JSON.stringify({ value: value === undefined ? null : value })),
+  (error) => console.log(JSON.stringify({ error: error.message }))
+);
+"""
+
+
+def deploy_setting(infra: Path, name: str, ssm: Mapping[str, Any] | None = None, **deploy: str) -> Any:
+    """The value (or the refusal) of one function of deploy-settings.js, for custom.deploy inputs and prod."""
+    config = {
+        "provider": {"stage": "prod", "environment": {"DB_SECRET_ARN": SECRET_ARN}, "iam": {"role": {}}},
+        "custom": {
+            "deploy": {"sslCaDefault": str(CA_BUNDLE), "trustAnyServer": "false", **deploy},
+            "stageDefaults": {"dev": {"reservedConcurrency": 5}, "prod": {"reservedConcurrency": 20}},
+        },
+    }
+    script = ["node", "-e", SETTINGS_DRIVER, str(infra / "deploy-settings.js"), name, json.dumps(config)]
+    # stdout only: the module reports the network it built on stderr.
+    result = subprocess.run([*script, json.dumps(ssm or {})], cwd=infra, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout)
+
+
+def test_vpc_ids_come_from_the_environment_or_ssm(default_project: Path) -> None:
+    """Comma-separated IDs, or ssm:/name of a StringList (an array) or String parameter; a missing parameter and an
+    ID of the wrong kind are refused by name."""
+    require_commands("node", install_hint="apt-get install nodejs")
+    infra = default_project / "infra"
+    expected = {"subnetIds": SUBNETS, "securityGroupIds": SECURITY_GROUPS}
+    listed = deploy_setting(infra, "vpc", vpcSubnetIds=" , ".join(SUBNETS), vpcSecurityGroupIds=SECURITY_GROUPS[0])
+    assert listed == {"value": expected}
+    parameters = {"/app/prod/subnets": SUBNETS, "/app/prod/groups": ",".join(SECURITY_GROUPS)}
+    stored = {"vpcSubnetIds": "ssm:/app/prod/subnets", "vpcSecurityGroupIds": "ssm:/app/prod/groups"}
+    assert deploy_setting(infra, "vpc", parameters, **stored) == {"value": expected}
+    missing = deploy_setting(infra, "vpc", {}, **stored)
+    assert missing == {"error": "VPC_SUBNET_IDS: SSM parameter /app/prod/subnets was not found"}
+    wrong = deploy_setting(infra, "vpc", vpcSubnetIds=SECURITY_GROUPS[0], vpcSecurityGroupIds=SECURITY_GROUPS[0])
+    assert wrong["error"].startswith("VPC_SUBNET_IDS must list subnet IDs (subnet-...)")
+
+
+def test_deploy_settings_refuse_values_of_the_wrong_form(default_project: Path, tmp_path: Path) -> None:
+    """A KMS alias, a reserved concurrency of 0 or a fraction; the CA bundle's path is blanked only when the server is
+    trusted unverified on purpose and the bundle is missing."""
+    require_commands("node", install_hint="apt-get install nodejs")
+    infra = default_project / "infra"
+    alias = deploy_setting(infra, "apiStatements", secretKmsKeyArn="arn:aws:kms:ap-northeast-2:123456789012:alias/db")
+    assert alias["error"].startswith("DB_SECRET_KMS_KEY_ARN must be the key ARN")
+    for value in ("0", "2.5", "many"):
+        refused = deploy_setting(infra, "apiReservedConcurrency", reservedConcurrency=value)
+        assert refused == {"error": f'API_RESERVED_CONCURRENCY must be a whole number of at least 1; got "{value}"'}
+    assert deploy_setting(infra, "apiReservedConcurrency") == {"value": 20}
+    assert deploy_setting(infra, "apiReservedConcurrency", reservedConcurrency="7") == {"value": 7}
+    assert not (infra / CA_BUNDLE).exists()
+    assert deploy_setting(infra, "sslCa") == {"value": str(CA_BUNDLE)}
+    assert deploy_setting(infra, "sslCa", trustAnyServer="TRUE") == {"value": ""}
+    own = shutil.copytree(infra, tmp_path / "infra", ignore=shutil.ignore_patterns("node_modules"))
+    (own / CA_BUNDLE).parent.mkdir()
+    (own / CA_BUNDLE).write_text("-----BEGIN CERTIFICATE-----\n")
+    assert deploy_setting(own, "sslCa", trustAnyServer="true") == {"value": str(CA_BUNDLE)}
+
+
+def test_packaging_refuses_without_a_ca_bundle_unless_told_to_trust_any_server(default_project: Path) -> None:
+    infra = default_project / "infra"
+    refused = make(infra, "check-ca")
+    assert refused.returncode != 0
+    assert (
+        f"The CA bundle {CA_BUNDLE} (DB_SSL_CA) is missing in infra/: run 'make -C infra ca-bundle'" in refused.stdout
+    )
+    assert "DB_SSL_TRUST_ANY_SERVER=true" in refused.stdout
+    own = make(infra, "check-ca", DB_SSL_CA="certs/our-ca.pem")
+    assert own.returncode != 0 and "The CA bundle certs/our-ca.pem (DB_SSL_CA) is missing" in own.stdout
+    assert make(infra, "check-ca", DB_SSL_TRUST_ANY_SERVER="true").returncode == 0
+    assert make(infra, "check-ca", DB_SSL_CA="/opt/ca.pem").returncode == 0
+    # `make package` checks before Serverless runs (and after stage-code, so a path under app/ counts).
+    planned = run(["make", "-n", "package"], infra, {**project_env(), **PACKAGE_ENV})
+    assert planned.index("cp -R") < planned.index("(DB_SSL_CA) is missing") < planned.index("sls package")
+
+
+def stub(directory: Path, name: str, script: str) -> Path:
+    """An executable shell script standing in for a command."""
+    path = directory / name
+    path.write_text(f"#!/bin/sh\n{script}\n")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("answer", "downloaded"),
+    [
+        ("printf -- '-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n' > \"$out\"", True),
+        ("printf '<html>captive portal</html>' > \"$out\"", False),
+        ("echo 'curl: (6) Could not resolve host' >&2; exit 6", False),
+    ],
+    ids=["pem", "not-pem", "offline"],
+)
+def test_make_ca_bundle_downloads_pem_certificates_or_fails(
+    default_project: Path, tmp_path: Path, answer: str, downloaded: bool
+) -> None:
+    """curl (a stand-in) fetches AWS's bundle; anything but PEM certificates leaves no file and fails, saying why."""
+    infra = shutil.copytree(
+        default_project / "infra", tmp_path / "infra", ignore=shutil.ignore_patterns("node_modules")
+    )
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    # The stand-in finds the --output argument, records its arguments, and answers as told.
+    stub(
+        bin_dir,
+        "curl",
+        f'echo "$@" > {tmp_path}/curl.args\nout=""; prev=""\n'
+        'for arg in "$@"; do [ "$prev" = "--output" ] && out=$arg; prev=$arg; done\n' + answer,
+    )
+    result = make(infra, "ca-bundle", PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    arguments = (tmp_path / "curl.args").read_text()
+    assert "--fail" in arguments and "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem" in arguments
+    assert (result.returncode == 0) is downloaded and (infra / CA_BUNDLE).exists() is downloaded
+    assert list((infra / "certs").glob("*.download")) == []
+    if downloaded:
+        assert f"{CA_BUNDLE}: 1 certificates" in result.stdout
+    else:
+        assert "did not answer PEM certificates" in result.stdout or "Could not download" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("answer", "succeeds"),
+    [
+        ('echo \'{"revision_before": null, "revision_after": "0001"}\'', True),
+        ('echo \'{"errorMessage": "Can\'"\'"\'t locate revision", "errorType": "CommandError"}\'', False),
+        ("echo 'Invoked function failed' >&2; exit 1", False),
+    ],
+    ids=["migrated", "function-error", "cli-error"],
+)
+def test_make_migrate_fails_when_the_migration_fails(
+    default_project: Path, tmp_path: Path, answer: str, succeeds: bool
+) -> None:
+    """The deployed function's error reaches make's exit code whether the CLI reports it by its own exit code or only
+    in the printed result."""
+    sls = stub(tmp_path, "sls", f'echo "$@" > {tmp_path}/sls.args\n{answer}')
+    env = {name: PACKAGE_ENV[name] for name in ("DB_HOST", "DB_SECRET_ARN", "SERVERLESS_ORG")}
+    result = make(default_project / "infra", "migrate-prod", f"SLS={sls}", **env)
+    assert (tmp_path / "sls.args").read_text().split() == ["invoke", "--function", "migrate", "--stage", "prod"]
+    assert (result.returncode == 0) is succeeds
+    assert ("The migration of the prod stage failed" in result.stdout) is not succeeds
+    if succeeds:
+        assert '"revision_after": "0001"' in result.stdout
+
+
+def test_the_secrets_manager_endpoint_stack_is_lint_clean(default_project: Path) -> None:
+    """infra/secrets-endpoint.yml: an interface endpoint with private DNS in the functions' subnets, reachable on 443
+    from the functions' security group only; cfn-lint and checkov find nothing."""
+    path = default_project / "infra" / "secrets-endpoint.yml"
+    run([tool("cfn-lint"), str(path)], path.parent)
+    assert checkov_failures(path, {}) == []
+    template = cfn_yaml.loads(path.read_text())
+    assert set(template["Parameters"]) == {"VpcId", "SubnetIds", "FunctionSecurityGroupId"}
+    endpoint = template["Resources"]["SecretsManagerEndpoint"]["Properties"]
+    assert endpoint["PrivateDnsEnabled"] is True and endpoint["VpcEndpointType"] == "Interface"
+    assert endpoint["ServiceName"] == {"Fn::Sub": "com.amazonaws.${AWS::Region}.secretsmanager"}
+    assert endpoint["SubnetIds"] == {"Ref": "SubnetIds"}
+    (ingress,) = template["Resources"]["EndpointSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert (ingress["IpProtocol"], ingress["FromPort"], ingress["ToPort"]) == ("tcp", 443, 443)
+    assert ingress["SourceSecurityGroupId"] == {"Ref": "FunctionSecurityGroupId"}
+
+
+def test_ci_may_run_the_migration_and_create_its_role_and_access_logs(default_project: Path) -> None:
+    """infra/ci-access.yml: the deploy principal may invoke the migrate function (no other); CloudFormation may manage
+    the HTTP API's access-log group and turn on log delivery; the boundary lets the roles read the database secrets
+    (those listed in DatabaseSecretArns too) and decrypt only through Secrets Manager."""
+    template = cfn_yaml.loads((default_project / "infra" / "ci-access.yml").read_text())
+    resources = template["Resources"]
+    slug = default_project.name
+
+    def statements(resource: str) -> dict[str, Any]:
+        properties = resources[resource]["Properties"]
+        document = (
+            properties["Policies"][0]["PolicyDocument"] if "Policies" in properties else properties["PolicyDocument"]
+        )
+        return {statement["Sid"]: statement for statement in document["Statement"]}
+
+    deploy = statements("DeployPolicy")
+    invoking = [sid for sid, statement in deploy.items() if "lambda:InvokeFunction" in json.dumps(statement)]
+    assert invoking == ["RunTheMigrationFunction"]
+    assert deploy["RunTheMigrationFunction"]["Resource"]["Fn::Sub"].endswith(f":function:{slug}-${{Stage}}-migrate")
+    service = statements("CloudFormationRole")
+    assert any("/aws/http-api/" in entry["Fn::Sub"] for entry in service["LogGroups"]["Resource"])
+    assert "logs:CreateLogDelivery" in service["HttpApiAccessLogDelivery"]["Action"]
+    boundary = statements("FunctionPermissionsBoundary")
+    assert boundary["DatabaseSecrets"]["Resource"]["Fn::If"][0] == "HasDatabaseSecretArns"
+    condition = boundary["SecretKeysThroughSecretsManager"]["Condition"]
+    assert condition == {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.${AWS::URLSuffix}"}}
+    }
+    assert template["Parameters"]["DatabaseSecretArns"]["Default"] == ""

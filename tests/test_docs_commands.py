@@ -42,6 +42,12 @@ NOT_HERE = {
     "make -C infra deploy-dev": "needs AWS credentials (refusal without settings: test_makefile_refuses_to_run_*)",
     "make -C infra deploy-prod": "needs AWS credentials",
     "make -C infra remove-dev": "needs AWS credentials",
+    "make -C infra migrate-dev": "invokes the deployed migrate function (the function itself: test_production_package)",
+    "make -C infra migrate-prod": "invokes the deployed migrate function",
+    "make -C infra ca-bundle": "needs the network (AWS's trust store); test_production_package puts a test CA there",
+    "aws cloudformation deploy --region ap-northeast-2 --template-file infra/secrets-endpoint.yml --stack-name "
+    "secrets-manager-endpoint --parameter-overrides VpcId=vpc-... SubnetIds=subnet-...,subnet-... "
+    "FunctionSecurityGroupId=sg-...": "needs AWS credentials",
     "docker compose up --build --detach": "no Docker engine here (hadolint and the compose schema check the files)",
     "docker compose exec app alembic upgrade head": "no Docker engine here (alembic upgrade runs on MariaDB elsewhere)",
 }

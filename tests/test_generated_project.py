@@ -77,9 +77,10 @@ def test_generated_suite_refuses_to_fall_back_when_a_database_is_required(defaul
 @pytest.mark.mariadb
 @pytest.mark.xdist_group("mariadb")
 def test_alembic_upgrade_check_downgrade_on_mariadb(
-    default_project: Path, mariadb_url: str, summary: list[str]
+    default_project: Path, mariadb_url: str, mariadb_ca: Path, summary: list[str]
 ) -> None:
-    env = project_env(DATABASE_URL=mariadb_url, ENVIRONMENT="dev")
+    # A deployed stage's settings: the server's certificate is verified, as dev and prod require.
+    env = project_env(DATABASE_URL=mariadb_url, ENVIRONMENT="dev", DB_SSL_CA=str(mariadb_ca))
     alembic = ["uv", "run", "--frozen", "alembic"]
     run([*alembic, "upgrade", "head"], default_project, env)
     assert "0001 (head)" in run([*alembic, "current"], default_project, env)

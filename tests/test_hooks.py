@@ -120,6 +120,19 @@ def test_boundary_values_are_accepted(pre_gen: ModuleType, name: str, value: str
     assert pre_gen.find_problems({**default_context(), name: value}) == []
 
 
+@pytest.mark.parametrize(("slug", "stage"), [("a" * 40, "s" * 15), ("a" * 39, "s" * 16)])
+def test_the_longest_function_name_fits_lambdas_limit(pre_gen: ModuleType, slug: str, stage: str) -> None:
+    assert pre_gen.find_problems({**default_context(), "project_slug": slug, "default_stage": stage}) == []
+    assert len(f"{slug}-{stage}-migrate") == 64
+
+
+def test_a_slug_and_stage_too_long_together_are_refused(pre_gen: ModuleType) -> None:
+    """Each is valid alone, but <slug>-<stage>-migrate would exceed the 64 characters of a Lambda function name."""
+    answers = {**default_context(), "project_slug": "a" * 40, "default_stage": "s" * 16}
+    (problem,) = pre_gen.find_problems(answers)
+    assert problem.startswith("project_slug and default_stage:") and "at most 55" in problem
+
+
 def test_every_problem_is_reported_at_once(pre_gen: ModuleType) -> None:
     answers: dict[str, Any] = {**default_context(), "project_slug": "Bad Slug", "db_port": "0", "language": "fr"}
     problems = pre_gen.find_problems(answers)
@@ -144,6 +157,7 @@ def test_main_prints_problems_and_returns_1(tmp_path: Path, capsys: pytest.Captu
             {"use_github_actions": "no"},
             [".github", "scripts/release.sh", "scripts/template_update.sh", "infra/ci-access.yml"],
         ),
+        ({"db_credentials": "environment"}, ["infra/secrets-endpoint.yml"]),
     ],
 )
 def test_paths_to_prune_follow_the_answers(tmp_path: Path, answers: dict[str, str], expected: list[str]) -> None:

@@ -39,6 +39,7 @@ SINGLE_OVERRIDES = [
     ("python_version", "3.13"),
     ("serverless_flavour", "osls"),
     ("aws_credentials", "access_keys"),
+    ("db_credentials", "environment"),
 ]
 # Text that must not appear anywhere in a project where the option has this value.
 TRACES: dict[tuple[str, str], re.Pattern[str]] = {
@@ -49,7 +50,10 @@ TRACES: dict[tuple[str, str], re.Pattern[str]] = {
     ("lint_stack", "black_isort_flake8"): re.compile(r"\bruff\b"),
     ("language", "en"): re.compile(r"[\uac00-\ud7a3]"),
     ("serverless_flavour", "osls"): re.compile(r"SERVERLESS_ACCESS_KEY|SERVERLESS_ORG|^org:", re.MULTILINE),
-    ("aws_credentials", "oidc"): re.compile(r"AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY"),
+    # The deploy user's keys as CI secrets; the app itself reads the function's AWS_* keys in both modes.
+    ("aws_credentials", "oidc"): re.compile(
+        r"secrets\.AWS_ACCESS_KEY_ID|secrets\.AWS_SECRET_ACCESS_KEY|aws-access-key-id"
+    ),
     ("aws_credentials", "access_keys"): re.compile(r"AWS_DEPLOY_ROLE_ARN|id-token"),
 }
 # Files an option owns, listed independently of the post-gen hook: absent when the option has this value, present
@@ -68,6 +72,7 @@ OWNED_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/test_challenge.py",
         "migrations/versions/2026_11_26_0000-0001_create_challenge.py",
     ),
+    ("db_credentials", "environment"): ("infra/secrets-endpoint.yml",),
 }
 ON_OFF = ["use_docker", "use_github_actions", "include_example_module"]
 COMBINATIONS = [

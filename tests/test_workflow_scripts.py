@@ -1,5 +1,6 @@
-"""The scripts the generated workflows call, run here against stand-in commands: scripts/release.sh (deploy, readiness
-check, rollback of a failing release, a unique release tag) with stand-in npx (sls), aws, curl and gh;
+"""The scripts the generated workflows call, run here against stand-in commands: scripts/release.sh (deploy, migration
+by the migrate function, readiness check, rollback of a failing release, a unique release tag) with stand-in npx
+(sls), aws, curl and gh behind the project's real `make -C infra` targets;
 scripts/template_update.sh against a local template repository and a stand-in gh; `make -C infra ci-access` with a
 stand-in aws. The workflows themselves are checked in tests/test_workflows.py and tests/test_artifacts.py."""
 
@@ -28,7 +29,7 @@ DEPLOY_ENV = {
     "AWS_PERMISSIONS_BOUNDARY_ARN": "arn:aws:iam::123456789012:policy/boundary",
     "SERVERLESS_DEPLOYMENT_BUCKET": "artifacts",
     "DB_HOST": "db.invalid",
-    "DB_PASSWORD": "placeholder",  # nosec B105
+    "DB_SECRET_ARN": "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:app-db-AbCdEf",
     "SERVERLESS_ORG": "example-org",
     "READINESS_ATTEMPTS": "2",
     "READINESS_DELAY": "0",
@@ -45,6 +46,13 @@ STUBS = {
             if [[ ${STUB_ROLLBACK_RESTORES:-0} == 1 ]]; then echo yes >"$STUB_DIR/ready"; fi
             exit "${STUB_ROLLBACK_EXIT:-0}" ;;
           "deploy --stage") ;;
+          "invoke --function")
+            # The migrate function's answer; a failed invocation prints its error and the CLI exits 1.
+            if [[ ${STUB_MIGRATION_FAILS:-0} == 1 ]]; then
+              echo '{"errorMessage": "(1050, \"Table already exists\")", "errorType": "OperationalError"}'
+              exit 1
+            fi
+            echo '{"revision_before": "0001", "revision_after": "0002"}' ;;
           *) exit 91 ;;
         esac
         """,
@@ -78,16 +86,22 @@ STUBS = {
         """,
 }
 MISSING_STACK = "An error occurred (ValidationError): Stack with id x does not exist"
+# `make -C infra migrate-prod`: the deployed migrate function, invoked through the Serverless CLI.
+MIGRATE = "sls invoke --function migrate --stage prod"
+READY = "--fail --silent --show-error --max-time 10 https://api.example.test/health/ready"
 
 
 @pytest.fixture(scope="module")
 def rendered_project(cookies_session: Cookies) -> Path:
-    """A render-only bake (OIDC, Serverless v4 without an org), with the requirements.txt packaging checks for."""
+    """A render-only bake (OIDC, Serverless v4 without an org, Secrets Manager), with the requirements.txt and the CA
+    bundle (`make -C infra ca-bundle` in the workflow) that packaging checks for."""
     with render_only():
         result = cookies_session.bake(extra_context={"project_slug": "scripts-check"})
     assert result.exit_code == 0, result.exception
     project = Path(result.project_path)
     (project / "requirements.txt").write_text("fastapi\n")
+    (project / "infra" / "certs").mkdir(exist_ok=True)
+    (project / "infra" / "certs" / "rds-global-bundle.pem").write_text("-----BEGIN CERTIFICATE-----\n")
     return project
 
 
@@ -163,17 +177,16 @@ def test_a_failing_readiness_check_rolls_back_and_releases_nothing(project: Path
     assert calls(stubs, "npx") == [
         "sls deploy list --stage prod",
         "sls deploy --stage prod",
+        MIGRATE,
         "sls rollback --stage prod --timestamp 1700000002000",
     ]
-    assert (
-        calls(stubs, "curl").count("--fail --silent --show-error --max-time 10 https://api.example.test/health/ready")
-        == 3
-    )
+    assert calls(stubs, "curl").count(READY) == 3
     assert calls(stubs, "gh") == []
     assert "::error::Readiness check failed for the new release" in result.stderr
-    assert "Rolled back scripts-check-prod to deployment 1700000002000 (2023-11-14 22:13:22 UTC)" in result.stderr
+    restored = "Rolled back the code of scripts-check-prod to deployment 1700000002000 (2023-11-14 22:13:22 UTC)"
+    assert restored in result.stderr
     assert "the restored deployment passes the readiness check" in result.stderr
-    assert "Rolled back scripts-check-prod" in summary.read_text()
+    assert restored in summary.read_text()
 
 
 def test_a_rollback_that_does_not_help_says_the_cause_is_elsewhere(project: Path, stubs: Path) -> None:
@@ -195,7 +208,7 @@ def test_a_failed_rollback_says_the_new_release_is_still_live(project: Path, stu
 def test_a_first_deploy_that_fails_the_check_has_nothing_to_restore(project: Path, stubs: Path) -> None:
     result = deploy_then_release(project, release_env(stubs, STUB_STACK_ERROR=MISSING_STACK))
     assert result.returncode == 1
-    assert calls(stubs, "npx") == ["sls deploy --stage prod"]
+    assert calls(stubs, "npx") == ["sls deploy --stage prod", MIGRATE]
     assert "There is no earlier deployment to restore" in result.stderr
     assert calls(stubs, "gh") == []
 
@@ -225,6 +238,53 @@ def test_a_passing_check_creates_the_release_once(project: Path, stubs: Path) ->
     tag = created[0].split()[2]
     assert tag in today_tags()
     assert created[0] == f"release create {tag} --repo acme/shop --target {SHA} --title {tag} --generate-notes"
+
+
+def test_the_deploy_migrates_then_checks_readiness(project: Path, stubs: Path) -> None:
+    """Deploy, then the migrate function, then the readiness check: the check sees the new code on the new schema."""
+    (stubs / "ready").write_text("yes\n")
+    result = script(project, "scripts/release.sh", "deploy", "prod", env=release_env(stubs, STUB_DEPLOYMENTS="1"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    steps = [line for line in (stubs / "log").read_text().splitlines() if not line.startswith("aws ")]
+    assert steps == [
+        "npx sls deploy list --stage prod",
+        "npx sls deploy --stage prod",
+        f"npx {MIGRATE}",
+        f"curl {READY}",
+    ]
+    assert '"revision_after": "0002"' in result.stdout
+    assert "Migration done; readiness check passed" in result.stdout
+
+
+def test_a_failing_migration_rolls_the_code_back_and_releases_nothing(project: Path, stubs: Path) -> None:
+    (stubs / "ready").write_text("yes\n")
+    env = release_env(stubs, STUB_DEPLOYMENTS="1700000001000", STUB_MIGRATION_FAILS="1")
+    result = deploy_then_release(project, env)
+    assert result.returncode == 1
+    assert calls(stubs, "npx") == [
+        "sls deploy list --stage prod",
+        "sls deploy --stage prod",
+        MIGRATE,
+        "sls rollback --stage prod --timestamp 1700000001000",
+    ]
+    # No readiness check of the new release; one of the restored deployment.
+    assert calls(stubs, "curl") == [READY]
+    assert "Table already exists" in result.stdout
+    assert "::error::The migration failed (make -C infra migrate-prod;" in result.stderr
+    assert "Rolled back the code of scripts-check-prod to deployment 1700000001000" in result.stderr
+    assert "the restored deployment passes the readiness check" in result.stderr
+    assert calls(stubs, "gh") == []
+
+
+def test_a_failing_first_migration_has_no_code_to_restore(project: Path, stubs: Path) -> None:
+    env = release_env(stubs, STUB_STACK_ERROR=MISSING_STACK, STUB_MIGRATION_FAILS="1")
+    result = deploy_then_release(project, env)
+    assert result.returncode == 1
+    assert calls(stubs, "npx") == ["sls deploy --stage prod", MIGRATE]
+    assert calls(stubs, "curl") == []
+    assert "::error::The migration failed" in result.stderr
+    assert "There is no earlier deployment to restore" in result.stderr
+    assert calls(stubs, "gh") == []
 
 
 def test_a_commit_released_again_the_same_day_gets_the_next_free_tag(project: Path, stubs: Path) -> None:

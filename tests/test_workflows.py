@@ -27,6 +27,7 @@ WORKFLOW_OPTIONS: dict[str, tuple[str, ...]] = {
     "serverless_org": ("", "acme"),
     "python_version": ("3.12", "3.13"),
     "use_docker": ("yes", "no"),
+    "db_credentials": ("secrets_manager", "environment"),
 }
 COMBINATIONS = [dict(zip(WORKFLOW_OPTIONS, values)) for values in itertools.product(*WORKFLOW_OPTIONS.values())]
 # Jobs that may write, and what: the release creates a tag; the template update pushes its branch and opens its pull
@@ -218,15 +219,36 @@ def test_checkouts_keep_no_credentials_and_deploy_jobs_use_no_cache(rendered: di
                         assert step["with"]["package-manager-cache"] is False
 
 
+def database_secrets(db_credentials: str) -> list[str]:
+    """The database secrets the deploy step reads: where the database is, and which secret holds its credentials
+    (Secrets Manager) or the password itself (environment)."""
+    where = ["DB_HOST", "DB_NAME", "DB_PORT", "DB_USER"]
+    if db_credentials == "secrets_manager":
+        return where + ["DB_MIGRATION_SECRET_ARN", "DB_SECRET_ARN", "DB_SECRET_KMS_KEY_ARN"]
+    return where + ["DB_PASSWORD"]
+
+
+# Settings of the prod environment that are not secret: the VPC and the API's concurrency and throttling.
+DEPLOY_VARIABLES = [
+    "API_RESERVED_CONCURRENCY",
+    "API_THROTTLE_BURST",
+    "API_THROTTLE_RATE",
+    "VPC_SECURITY_GROUP_IDS",
+    "VPC_SUBNET_IDS",
+]
+
+
 @pytest.mark.parametrize("answers", COMBINATIONS, ids=[combination_id(c) for c in COMBINATIONS])
 def test_deploy_secrets_reach_only_the_steps_that_use_them(rendered: dict[str, Path], answers: dict[str, str]) -> None:
-    """Installs see no secret; database secrets reach the migration and the deploy; AWS credentials are configured
-    right before the deploy, the only step after them; the GitHub token reaches only the release step."""
+    """Installs and the CA bundle's download see no secret; nothing migrates from the runner (the migrate function
+    does, inside the network); AWS credentials are configured right before the deploy, the only step after them;
+    the database secrets and the environment's variables reach the deploy step only; the GitHub token reaches only
+    the release step."""
     workflow = load(rendered[combination_id(answers)] / ".github" / "workflows" / "deploy.yml")
     steps = workflow["jobs"]["deploy"]["steps"]
     names = [step.get("name", step.get("uses", "")) for step in steps]
     secrets_by_step = {name: sorted(set(re.findall(r"secrets\.(\w+)", str(step)))) for name, step in zip(names, steps)}
-    database = ["DB_HOST", "DB_NAME", "DB_PASSWORD", "DB_PORT", "DB_USER"]
+    variables_by_step = {name: sorted(set(re.findall(r"vars\.(\w+)", str(step)))) for name, step in zip(names, steps)}
     aws = (
         ["AWS_DEPLOY_ROLE_ARN"]
         if answers["aws_credentials"] == "oidc"
@@ -234,15 +256,19 @@ def test_deploy_secrets_reach_only_the_steps_that_use_them(rendered: dict[str, P
     )
     serverless = ["SERVERLESS_ACCESS_KEY", *([] if answers["serverless_org"] else ["SERVERLESS_ORG"])]
     stack = ["AWS_CLOUDFORMATION_ROLE_ARN", "AWS_PERMISSIONS_BOUNDARY_ARN", "SERVERLESS_DEPLOYMENT_BUCKET"]
+    database = database_secrets(answers["db_credentials"])
     expected_deploy = sorted(database + stack + (serverless if answers["serverless_flavour"] == "v4" else []))
     credentials = next(name for name in names if name.startswith("AWS credentials"))
+    deploy = "Deploy, migrate, check readiness, roll back a failing release"
     assert {name: found for name, found in secrets_by_step.items() if found} == {
-        "Migrate the database": database,
         credentials: sorted(aws),
-        "Deploy, check readiness, roll back a failing release": expected_deploy,
+        deploy: expected_deploy,
     }
-    assert names.index("Install") < names.index("Migrate the database") < names.index(credentials)
-    assert names.index(credentials) == len(names) - 2
+    assert {name: found for name, found in variables_by_step.items() if found} == {deploy: DEPLOY_VARIABLES}
+    assert names.index("Install") < names.index("RDS CA bundle") < names.index(credentials)
+    assert names.index(credentials) == len(names) - 2 and names[-1] == deploy
+    assert steps[names.index("RDS CA bundle")]["run"] == "make -C infra ca-bundle"
+    assert "alembic" not in str(workflow) and "migrations" not in str(workflow)
     release = workflow["jobs"]["release"]["steps"]
     assert [step["env"] for step in release if "env" in step] == [{"GH_TOKEN": "${{ github.token }}"}]
 
@@ -342,13 +368,21 @@ def test_the_trust_policy_in_the_readme_is_the_one_the_stack_writes(language: st
 
 
 @pytest.mark.parametrize(("aws_credentials", "flavour"), ACCESS_OPTIONS, ids=["-".join(o) for o in ACCESS_OPTIONS])
-def test_the_stack_outputs_name_the_secrets_the_deploy_workflow_reads(aws_credentials: str, flavour: str) -> None:
+@pytest.mark.parametrize("db_credentials", WORKFLOW_OPTIONS["db_credentials"])
+def test_the_stack_outputs_name_the_secrets_the_deploy_workflow_reads(
+    aws_credentials: str, flavour: str, db_credentials: str
+) -> None:
     outputs = cfn_yaml.loads(ci_access(aws_credentials, flavour))["Outputs"]
     named = {match for output in outputs.values() for match in re.findall(r"Secret (\w+)", output["Description"])}
-    answers = {**default_context(), "aws_credentials": aws_credentials, "serverless_flavour": flavour}
+    answers = {
+        **default_context(),
+        "aws_credentials": aws_credentials,
+        "serverless_flavour": flavour,
+        "db_credentials": db_credentials,
+    }
     deploy = render_template_file(".github/workflows/deploy.yml", answers)
     read = set(re.findall(r"secrets\.(\w+)", deploy))
     assert named and named <= read
-    assert read - named == {"DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD"} | (
+    assert read - named == set(database_secrets(db_credentials)) | (
         {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} if aws_credentials == "access_keys" else set()
     ) | ({"SERVERLESS_ACCESS_KEY", "SERVERLESS_ORG"} if flavour == "v4" else set())

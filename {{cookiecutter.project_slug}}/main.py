@@ -19,11 +19,13 @@ from app.common.enums import Environment  # noqa: E402
 from app.common.errors import register_exception_handlers  # noqa: E402
 from app.common.responses import document_error_responses  # noqa: E402
 from app.common.settings import get_settings  # noqa: E402
+from app.database.errors import register_database_error_handlers  # noqa: E402
 from app.registry import module_routers  # noqa: E402
 
 
 def create_app() -> FastAPI:
-    """Assemble the error handlers and their documentation, the health probes and every router in app/registry.py."""
+    """Assemble the error handlers and their documentation, the health probes, every router in app/registry.py and
+    the 503 for an unreachable database."""
     settings = get_settings()
     show_docs = settings.environment is not Environment.PROD
     application = FastAPI(
@@ -38,6 +40,8 @@ def create_app() -> FastAPI:
     register_health_routes(application)
     for router in module_routers():
         application.include_router(router)
+    # After the routers: it publishes a 503 on each route that needs the database.
+    register_database_error_handlers(application)
     return application
 
 

@@ -6,17 +6,17 @@ from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
-from sqlalchemy import pool
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.types import TypeDecorator
 
 from app.common.settings import get_settings
 from app.database.base import Base
-from app.database.config import connect_options, database_url
+from app.database.config import create_single_use_engine, database_url
 from app.registry import import_models
 
 config = context.config
+# The alembic command line configures logging from alembic.ini; migrate.py (the migration function) builds its Config
+# without a file and leaves logging to the Lambda runtime.
 if config.config_file_name is not None:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
@@ -64,10 +64,9 @@ def do_run_migrations(connection: Connection) -> None:
 
 
 async def run_async_migrations() -> None:
-    """Connect with the async driver and run the migrations in a sync facade."""
-    settings = get_settings()
-    url = database_url(settings)
-    engine = create_async_engine(url, poolclass=pool.NullPool, connect_args=connect_options(url, settings))
+    """Connect with the async driver, as the app does (TLS, timeouts, DB_SECRET_ARN), and run the migrations in a
+    sync facade."""
+    engine = create_single_use_engine(get_settings())
     async with engine.connect() as connection:
         await connection.run_sync(do_run_migrations)
     await engine.dispose()

@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Release safety for the deploy workflow (.github/workflows/deploy.yml); each part also runs from a workstation.
 #
-#   scripts/release.sh deploy STAGE   note the deployment that is live, deploy (make -C infra deploy-STAGE), then
-#                                     check GET /health/ready. When the check fails: roll back to the deployment that
-#                                     was live before (Serverless rollback), say what was done, and exit 1.
+#   scripts/release.sh deploy STAGE   note the deployment that is live, deploy (make -C infra deploy-STAGE), migrate
+#                                     the database (make -C infra migrate-STAGE: the migrate function, inside the
+#                                     network, fails when `alembic upgrade head` fails), then check GET /health/ready.
+#                                     When the migration or the check fails: roll the code back to the deployment that
+#                                     was live before (Serverless rollback), say which step failed and what was done,
+#                                     and exit 1.
 #   scripts/release.sh publish        create the GitHub release vYYYY.MM.DD-<sha7> (date in UTC) for GITHUB_SHA in
 #                                     GITHUB_REPOSITORY; a commit released again the same day gets .2, .3, ...
 #
-# The workflow runs `publish` in its own job, after `deploy` succeeded: a release that failed its readiness check is
-# never published. READINESS_ATTEMPTS (default 6) and READINESS_DELAY (seconds, default 5; try n waits n times the
-# delay) pace the check. Commands come from PATH: make, npx (sls), aws, curl, gh.
+# The workflow runs `publish` in its own job, after `deploy` succeeded: a release that failed its migration or its
+# readiness check is never published. A rollback restores code and configuration, never the database: MySQL commits
+# each DDL statement, so a migration that failed halfway can leave part of its changes. READINESS_ATTEMPTS (default
+# 6) and READINESS_DELAY (seconds, default 5; try n waits n times the delay) pace the check. Commands come from PATH:
+# make, npx (sls), aws, curl, gh.
 set -euo pipefail
 
+# This file's own path before changing directory, for the usage text.
+SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
 
 READINESS_ATTEMPTS=${READINESS_ATTEMPTS:-6}
@@ -20,7 +27,7 @@ READINESS_DELAY=${READINESS_DELAY:-5}
 CI_SETTINGS=(AWS_CLOUDFORMATION_ROLE_ARN AWS_PERMISSIONS_BOUNDARY_ARN SERVERLESS_DEPLOYMENT_BUCKET)
 
 usage() {
-  sed -n '2,10p' "$0" >&2
+  sed -n '2,11p' "$SELF" >&2
   exit 2
 }
 
@@ -107,7 +114,7 @@ ready() {
 }
 
 deploy() {
-  local stage=$1 stack previous url restored
+  local stage=$1 stack previous url failed restored
   stack="$(service_name)-$stage"
   require_ci_settings
   previous=$(live_deployment "$stack" "$stage")
@@ -118,21 +125,28 @@ deploy() {
   fi
 
   make -C infra "deploy-$stage"
-
   url=$(stack_output "$stack" HttpApiUrl)
-  if ready "$url"; then
-    log "Readiness check passed: $url/health/ready"
+
+  # The migration runs after the code is deployed (the migrate function ships in the same package) and before the
+  # readiness check, so that the check sees the new code on the new schema.
+  if ! make -C infra "migrate-$stage"; then
+    failed="The migration failed (make -C infra migrate-$stage; the migrate function's error is above). MySQL"
+    failed+=" commits each DDL statement, so the database may hold part of it: read the error before deploying again"
+  elif ready "$url"; then
+    log "Migration done; readiness check passed: $url/health/ready"
     return 0
-  fi
-  if [[ -z $previous ]]; then
-    fail "Readiness check failed: $url/health/ready. There is no earlier deployment to restore, so this first" \
-      "release stays live; fix it and deploy again. It is not released."
+  else
+    failed="Readiness check failed for the new release ($url/health/ready)"
   fi
 
-  log "Readiness check failed: $url/health/ready. Rolling back $stack to deployment $previous."
+  if [[ -z $previous ]]; then
+    fail "$failed. There is no earlier deployment to restore, so this first release stays live; fix it and deploy" \
+      "again. It is not released."
+  fi
+  log "$failed. Rolling back $stack to deployment $previous."
   if ! sls rollback --stage "$stage" --timestamp "$previous"; then
-    fail "Readiness check failed and the rollback to deployment $previous failed too: the new release is still" \
-      "live. Roll back by hand: (cd infra && npx sls rollback --stage $stage --timestamp $previous)"
+    fail "$failed, and the rollback to deployment $previous failed too: the new release is still live. Roll back by" \
+      "hand: (cd infra && npx sls rollback --stage $stage --timestamp $previous)"
   fi
   if ready "$url"; then
     restored="the restored deployment passes the readiness check"
@@ -140,8 +154,8 @@ deploy() {
     restored="the restored deployment fails the readiness check too, so the cause is probably outside the code"
     restored+=" (database, network, settings)"
   fi
-  fail "Readiness check failed for the new release ($url/health/ready). Rolled back $stack to deployment" \
-    "$previous ($(readable_time "$previous")): $restored. The new release is not published."
+  fail "$failed. Rolled back the code of $stack to deployment $previous ($(readable_time "$previous")): $restored." \
+    "The new release is not published."
 }
 
 publish() {

@@ -20,6 +20,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.hanging_host import HangingHost
+from tests.moto_secrets import MotoSecretsManager
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _temporary_dirs: list[str] = []
@@ -76,6 +77,22 @@ def hanging_host() -> Iterator[HangingHost]:
     host = HangingHost()
     yield host
     host.close()
+
+
+@pytest.fixture(scope="session")
+def secrets_manager() -> Iterator[MotoSecretsManager]:
+    """AWS Secrets Manager (moto) on a loopback port, for the whole run."""
+    server = MotoSecretsManager()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def secrets(secrets_manager: MotoSecretsManager, reconfigure: pytest.MonkeyPatch) -> MotoSecretsManager:
+    """Secrets Manager (moto), with the app's AWS credentials, region and endpoint pointing at it for one test."""
+    for name, value in secrets_manager.environment().items():
+        reconfigure.setenv(name, value)
+    return secrets_manager
 
 
 @pytest.fixture(scope="session")
@@ -152,6 +169,17 @@ async def db_session(migrated_database: None) -> AsyncIterator[AsyncSession]:
             await transaction.rollback()
     # Pooled connections belong to this test's event loop; the next test gets fresh ones.
     await engine.dispose()
+
+
+@pytest.fixture
+def mysql_session(db_session: AsyncSession, mysql_checks_required: bool) -> AsyncSession:
+    """The test session when the suite runs on MySQL; otherwise a skip, or a failure where MySQL is required (CI)."""
+    if db_session.get_bind().dialect.name != "mysql":
+        message = "needs a MySQL server (TEST_DATABASE_URL)"
+        if mysql_checks_required:
+            pytest.fail(f"{message}, but TEST_DATABASE_URL is not a MySQL URL", pytrace=False)
+        pytest.skip(message)
+    return db_session
 
 
 @pytest.fixture

@@ -3,8 +3,10 @@ pooled connections checked and cleaned without a round trip per request, tables 
 
 import asyncio
 import ssl
+from pathlib import Path
 from typing import Any
 
+import botocore  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import MetaData, text
 from sqlalchemy.dialects.mysql.aiomysql import AsyncAdapt_aiomysql_connection
@@ -16,22 +18,24 @@ from app.database.config import connect_options, create_engine, database_url
 pytestmark = pytest.mark.anyio
 
 
-def test_mysql_connections_offer_tls_and_verify_only_with_a_ca_bundle() -> None:
-    settings = load_settings(environment="dev", database_url=None, db_host="db.internal", db_password="pw")
+# Deployed-stage settings apart from TLS.
+DEPLOYED = {"environment": "dev", "database_url": None, "db_host": "db.internal", "db_password": "pw"}
+
+
+def test_mysql_connections_verify_the_server_with_a_ca_bundle() -> None:
+    # Any PEM bundle will do to build the context; botocore (a dev dependency) ships one.
+    bundle = Path(botocore.__file__).with_name("cacert.pem")
+    settings = load_settings(**DEPLOYED, db_ssl_ca=str(bundle))
+    context = connect_options(database_url(settings), settings)["ssl"]
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+
+
+def test_mysql_connections_stay_encrypted_but_unverified_when_trusting_any_server() -> None:
+    settings = load_settings(**DEPLOYED, db_ssl_trust_any_server=True)
     context = connect_options(database_url(settings), settings)["ssl"]
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode is ssl.CERT_NONE and not context.check_hostname
-
-
-@pytest.fixture
-def mysql_session(db_session: AsyncSession, mysql_checks_required: bool) -> AsyncSession:
-    """The test session when the suite runs on MySQL; otherwise a skip, or a failure where MySQL is required (CI)."""
-    if db_session.get_bind().dialect.name != "mysql":
-        message = "needs a MySQL server (TEST_DATABASE_URL)"
-        if mysql_checks_required:
-            pytest.fail(f"{message}, but TEST_DATABASE_URL is not a MySQL URL", pytrace=False)
-        pytest.skip(message)
-    return db_session
 
 
 async def test_mysql_connection_is_encrypted_when_the_server_offers_tls(

@@ -1,10 +1,21 @@
 """Settings refuse bad configuration with a clear message and never reveal secrets."""
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from app.common.enums import Environment
 from app.common.settings import SettingsError, load_settings
 from app.database.config import database_url, engine_options
+
+# A deployed stage's settings apart from the one a test is about: a host, a password, and TLS without verification.
+DEPLOYED = {"database_url": None, "db_host": "db.internal", "db_password": "pw", "db_ssl_trust_any_server": True}
+
+
+def deployed(environment: str = "dev", **overrides: Any) -> dict[str, Any]:
+    """Settings for a deployed stage, with overrides."""
+    return {"environment": environment, **DEPLOYED, **overrides}
 
 
 def test_unknown_environment_names_the_allowed_values() -> None:
@@ -17,16 +28,62 @@ def test_unknown_environment_names_the_allowed_values() -> None:
 
 
 @pytest.mark.parametrize("environment", ["dev", "prod"])
-def test_deployed_stage_without_password_is_refused(environment: str) -> None:
+def test_deployed_stage_without_a_secret_or_password_is_refused(environment: str) -> None:
     with pytest.raises(SettingsError) as raised:
-        load_settings(environment=environment, database_url=None, db_host="db.internal", db_password=None)
-    assert "DB_PASSWORD" in str(raised.value)
+        load_settings(**deployed(environment, db_password=None))
+    assert "DB_SECRET_ARN" in str(raised.value) and "DB_PASSWORD" in str(raised.value)
+
+
+def test_deployed_stage_with_a_secret_needs_no_password() -> None:
+    settings = load_settings(**deployed("prod", db_password=None, db_secret_arn="arn:aws:secretsmanager:db"))
+    assert settings.db_secret_arn == "arn:aws:secretsmanager:db"
+
+
+def test_with_a_secret_the_password_setting_is_ignored() -> None:
+    settings = load_settings(**deployed(db_password="unused", db_secret_arn="db"))
+    assert database_url(settings).password is None
 
 
 def test_deployed_stage_without_host_is_refused() -> None:
     with pytest.raises(SettingsError) as raised:
-        load_settings(environment="prod", database_url=None, db_host=None, db_password="pw")
+        load_settings(**deployed("prod", db_host=None))
     assert "DB_HOST" in str(raised.value)
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_deployed_stage_without_a_way_to_verify_the_server_is_refused(environment: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(**deployed(environment, db_ssl_trust_any_server=False))
+    message = str(raised.value)
+    assert "DB_SSL_CA" in message and "DB_SSL_TRUST_ANY_SERVER=true" in message and environment in message
+
+
+def test_deployed_stage_starts_with_a_ca_bundle(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    settings = load_settings(**deployed("prod", db_ssl_trust_any_server=False, db_ssl_ca=str(bundle)))
+    assert settings.db_ssl_ca == str(bundle)
+
+
+@pytest.mark.parametrize("environment", ["local", "test"])
+def test_local_and_test_runs_need_no_way_to_verify_the_server(environment: str) -> None:
+    settings = load_settings(environment=environment, database_url=None, db_host="127.0.0.1", db_password="pw")
+    assert settings.db_ssl_ca is None and not settings.db_ssl_trust_any_server
+
+
+@pytest.mark.parametrize("environment", ["local", "prod"])
+def test_a_ca_bundle_that_is_not_a_file_is_refused(environment: str, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.pem"
+    with pytest.raises(SettingsError) as raised:
+        load_settings(**deployed(environment, db_ssl_ca=str(missing)))
+    assert "DB_SSL_CA" in str(raised.value) and str(missing) in str(raised.value)
+
+
+def test_retry_after_defaults_to_a_few_seconds_and_must_be_positive() -> None:
+    assert load_settings().db_retry_after == 5
+    with pytest.raises(SettingsError) as raised:
+        load_settings(db_retry_after=0)
+    assert "DB_RETRY_AFTER" in str(raised.value)
 
 
 def test_local_without_database_uses_embedded_sqlite() -> None:
@@ -37,7 +94,7 @@ def test_local_without_database_uses_embedded_sqlite() -> None:
 
 
 def test_deployed_stage_uses_mysql_with_aiomysql() -> None:
-    settings = load_settings(environment="dev", database_url=None, db_host="db.internal", db_password="pw")
+    settings = load_settings(**deployed())
     url = database_url(settings)
     assert url.drivername == "mysql+aiomysql"
     assert (url.host, url.database) == ("db.internal", settings.db_name)
@@ -45,7 +102,7 @@ def test_deployed_stage_uses_mysql_with_aiomysql() -> None:
 
 def test_password_never_appears_in_reprs_or_errors() -> None:
     secret = "s3cr3t-value"  # nosec B105 - a test value
-    settings = load_settings(environment="dev", database_url=None, db_host="db.internal", db_password=secret)
+    settings = load_settings(**deployed(db_password=secret))
     assert secret not in repr(settings)
     assert secret not in str(settings.model_dump())
     assert secret not in repr(database_url(settings))
@@ -64,16 +121,16 @@ def test_pool_defaults_fit_lambda_and_can_be_overridden(monkeypatch: pytest.Monk
 def test_empty_variables_mean_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     """An unset CI secret arrives as an empty string; it must not replace a default with ''."""
     defaults = load_settings()
-    for name in ("DB_NAME", "DB_USER", "DB_PORT", "DB_SSL_CA"):
+    for name in ("DB_NAME", "DB_USER", "DB_PORT", "DB_SSL_CA", "DB_SECRET_ARN", "DB_SSL_TRUST_ANY_SERVER"):
         monkeypatch.setenv(name, "")
     settings = load_settings()
-    for field in ("db_name", "db_user", "db_port"):
+    for field in ("db_name", "db_user", "db_port", "db_ssl_trust_any_server"):
         assert getattr(settings, field) == getattr(defaults, field), field
-    assert settings.db_ssl_ca is None
+    assert settings.db_ssl_ca is None and settings.db_secret_arn is None
 
 
 def test_deployed_stages_keep_sql_parameters_out_of_errors() -> None:
-    deployed = load_settings(environment="prod", database_url=None, db_host="db.internal", db_password="pw")
-    assert engine_options(database_url(deployed), deployed)["hide_parameters"] is True
+    prod = load_settings(**deployed("prod"))
+    assert engine_options(database_url(prod), prod)["hide_parameters"] is True
     local = load_settings(environment="local", database_url="mysql+aiomysql://u:p@127.0.0.1/app")
     assert engine_options(database_url(local), local)["hide_parameters"] is False

@@ -16,6 +16,7 @@ from app.common import messages
 from app.common.errors import error_response
 from app.common.settings import get_settings
 from app.database.config import get_engine
+from app.database.errors import describe_cause
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ async def ready() -> dict[str, str] | JSONResponse:
             async with get_engine().connect() as connection:
                 await connection.execute(text("SELECT 1"))
     except Exception as error:  # any failure means "not ready"; the next probe tries again with a fresh connection
-        logger.warning("Readiness check failed: %s", type(error).__name__)
+        logger.warning("Readiness check failed: %s", describe_cause(error))
         return error_response(503, "database_unavailable", messages.DATABASE_UNAVAILABLE)
     return {"status": "ok", "database": "ok"}
 

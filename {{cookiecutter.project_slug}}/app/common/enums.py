@@ -13,5 +13,6 @@ class Environment(StrEnum):
 
     @property
     def is_deployed(self) -> bool:
-        """True for stages deployed to AWS, where a real MySQL database and its password are required."""
+        """True for stages deployed to AWS, where a real MySQL database, its credentials (a Secrets Manager secret or
+        a password) and a way to verify its certificate are required."""
         return self in (Environment.DEV, Environment.PROD)

@@ -4,7 +4,8 @@ one body the app sends (ErrorResponse), so a client generated from the schema ca
 The statuses follow from the operation itself: 500 everywhere, 422 where it takes parameters or a body (instead of
 FastAPI's default model, which the app never sends), 400 where it takes a body (unreadable bodies), 404 where its
 path names a resource. A route that answers with another error status declares it as usual, with a description only
-(e.g. `responses={409: {"description": messages.TAKEN}}`); the body is added here.
+(e.g. `responses={409: {"description": messages.TAKEN}}`) and any headers; the body is added here. The 503 of routes
+that need the database is declared that way by app/database/errors.py.
 """
 
 import json
@@ -82,9 +83,12 @@ def add_error_responses(document: dict[str, Any]) -> None:
             responses = operation.setdefault("responses", {})
             declared = {int(status) for status in responses if status.isdigit() and int(status) >= 400}
             for status in sorted(declared | inferred_error_statuses(operation)):
-                description = STATUS_DESCRIPTIONS.get(status) or responses.get(str(status), {}).get("description")
+                declared_response = responses.get(str(status), {})
+                description = STATUS_DESCRIPTIONS.get(status) or declared_response.get("description")
                 responses[str(status)] = {
                     "description": description or "Error",
+                    # Headers the route declares stay published, e.g. a 503's Retry-After.
+                    **({"headers": declared_response["headers"]} if "headers" in declared_response else {}),
                     "content": {"application/json": {"schema": {"$ref": ERROR_RESPONSE_REF}}},
                 }
             # Success first, then the errors in order, as a reader of /docs expects.

@@ -1,6 +1,7 @@
 """Application settings, read once from the environment and an optional .env file."""
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -40,8 +41,18 @@ class Settings(BaseSettings):
     db_name: str = "{{ cookiecutter.db_name }}"
     db_user: str = "{{ cookiecutter.db_user }}"
     db_password: SecretStr | None = None
-    # A CA bundle file (e.g. the RDS bundle) to verify the MySQL server's certificate; without it TLS is unverified.
+    # A Secrets Manager secret (ARN or name) whose SecretString is JSON with "password" and optionally "username", as
+    # RDS-managed secrets are. When set, the login comes from it (fetched on the first connection, fetched again when
+    # MySQL refuses it after a rotation) and DB_PASSWORD is ignored; with DATABASE_URL too, it replaces the URL's.
+    db_secret_arn: str | None = None
+    # A CA bundle file (e.g. AWS's RDS global bundle) to verify the MySQL server's certificate and host name; a
+    # relative path starts from the working directory (on Lambda, the package root).
     db_ssl_ca: str | None = None
+    # Without DB_SSL_CA, connections are encrypted but accept any server certificate, so a man in the middle can read
+    # the password. Deployed stages refuse that unless this says so explicitly; local and test runs allow it.
+    db_ssl_trust_any_server: bool = False
+    # Seconds a client is told to wait (Retry-After) when a request answers 503 because the database is unreachable.
+    db_retry_after: int = Field(default=5, ge=1)
 
     # Pool defaults fit AWS Lambda, where one container serves one request at a time: one pooled connection and no
     # overflow. A long-running uvicorn process can raise DB_POOL_SIZE.
@@ -68,11 +79,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _deployed_stages_need_mysql(self) -> "Settings":
+        environment = self.environment.value
         if self.environment.is_deployed and self.database_url is None:
             if not self.db_host:
-                raise ValueError(messages.MISSING_DB_HOST.format(environment=self.environment.value))
-            if self.db_password is None or not self.db_password.get_secret_value():
-                raise ValueError(messages.MISSING_DB_PASSWORD.format(environment=self.environment.value))
+                raise ValueError(messages.MISSING_DB_HOST.format(environment=environment))
+            has_password = self.db_password is not None and bool(self.db_password.get_secret_value())
+            if not self.db_secret_arn and not has_password:
+                raise ValueError(messages.MISSING_DB_CREDENTIALS.format(environment=environment))
+        if self.db_ssl_ca is not None and not Path(self.db_ssl_ca).is_file():
+            raise ValueError(messages.MISSING_DB_SSL_CA_FILE.format(path=self.db_ssl_ca, cwd=Path.cwd()))
+        if self.environment.is_deployed and self.db_ssl_ca is None and not self.db_ssl_trust_any_server:
+            raise ValueError(messages.UNVERIFIED_DB_TLS.format(environment=environment))
         return self
 
     @property

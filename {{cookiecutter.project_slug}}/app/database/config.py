@@ -1,11 +1,12 @@
 """The async engine and session factory, created once per process on first use (importing opens nothing)."""
 
 import ssl
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from sqlalchemy import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from app.common.settings import Settings, get_settings
 from app.database.pool import install_pool_hooks
@@ -17,10 +18,12 @@ def database_url(settings: Settings) -> URL:
         return make_url(settings.database_url.get_secret_value())
     if settings.uses_embedded_database:
         return URL.create("sqlite+aiosqlite", database=settings.sqlite_path)
+    # With a secret, connect_mysql logs in with the secret's password (and user name, if it has one).
+    password = None if settings.db_secret_arn else settings.db_password
     return URL.create(
         "mysql+aiomysql",
         username=settings.db_user,
-        password=settings.db_password.get_secret_value() if settings.db_password else None,
+        password=password.get_secret_value() if password else None,
         host=settings.db_host,
         port=settings.db_port,
         database=settings.db_name,
@@ -40,6 +43,12 @@ def connect_options(url: URL, settings: Settings) -> dict[str, Any]:
         # SQLAlchemy's aiomysql dialect then opens connections with it instead of aiomysql.connect (the hook behind
         # create_async_engine(async_creator=...), but keeping the arguments from the URL).
         options["async_creator_fn"] = connect_mysql
+        if settings.db_secret_arn:
+            # Also only now: the secret is read when the first connection opens, and kept with this engine.
+            from app.database.secrets import SecretLogin
+
+            login = SecretLogin(settings.db_secret_arn, timeout=settings.db_connect_timeout)
+            options["async_creator_fn"] = partial(connect_mysql, secret_login=login)
     return options
 
 
@@ -69,14 +78,24 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
 
     Besides keeping the password and data off the wire, TLS lets MySQL 8's default caching_sha2_password finish a
     full authentication (after every server restart) without its RSA exchange, which would need the cryptography
-    package. With DB_SSL_CA the server certificate and host name are verified; without it they are not.
+    package. With DB_SSL_CA the server certificate and host name are verified; without it they are not (local and
+    test runs, or a deployed stage with DB_SSL_TRUST_ANY_SERVER: app/common/settings.py refuses it otherwise).
     """
     if settings.db_ssl_ca:
-        return ssl.create_default_context(cafile=settings.db_ssl_ca)
+        context = ssl.create_default_context(cafile=settings.db_ssl_ca)
+        context.check_hostname = True
+        return context
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     return context
+
+
+def create_single_use_engine(settings: Settings) -> AsyncEngine:
+    """An engine without a pool, whose connections close when returned: for a one-off task such as a migration (the
+    same URL, TLS, timeouts and secret as the app's)."""
+    url = database_url(settings)
+    return create_async_engine(url, poolclass=NullPool, connect_args=connect_options(url, settings))
 
 
 def create_engine(settings: Settings) -> AsyncEngine:

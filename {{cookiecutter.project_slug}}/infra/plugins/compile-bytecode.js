@@ -4,8 +4,8 @@
 // ordinary (timestamp-checked) .pyc stale and recompile on each cold start. After serverless-python-requirements has
 // installed and slimmed the requirements, and before they and the app are zipped, this plugin compiles them with the
 // runtime's Python version (pythonRequirements.pythonBin):
-// - the app keeps its sources, with `unchecked-hash` bytecode beside them in __pycache__ (Python uses it without
-//   checking timestamps, and tracebacks still show the team's code);
+// - the app, the migration function and its migrations keep their sources, with `unchecked-hash` bytecode beside
+//   them in __pycache__ (Python uses it without checking timestamps, and tracebacks still show the team's code);
 // - the requirements ship as bytecode only (module.pyc in place of module.py), which halves their size; their
 //   tracebacks keep file names and line numbers, not the source lines.
 // Bytecode only loads in the Python version that wrote it, so packaging stops when pythonBin is not the runtime's
@@ -16,6 +16,8 @@ const fs = require('fs');
 const path = require('path');
 
 const REQUIREMENTS_DIR = path.join('.serverless', 'requirements');
+// What `make stage-code` copies: the two functions' modules, and the app and migrations they import.
+const APP_SOURCES = ['main.py', 'migrate.py', 'app', 'migrations'];
 
 function removeSources(directory) {
   for (const entry of fs.readdirSync(directory, { withFileTypes: true })) {
@@ -47,7 +49,7 @@ class CompileBytecode {
       );
     }
 
-    compileall('--invalidation-mode', 'unchecked-hash', 'main.py', 'app');
+    compileall('--invalidation-mode', 'unchecked-hash', ...APP_SOURCES);
     const requirements = path.join(serviceDir, REQUIREMENTS_DIR);
     if (fs.existsSync(requirements)) {
       // -b: legacy .pyc locations, importable without the source; -s/-p: file names as they will be on Lambda.

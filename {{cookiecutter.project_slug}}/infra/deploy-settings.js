@@ -1,0 +1,212 @@
+'use strict';
+
+// The parts of serverless.yml that depend on what the deploying shell (or CI) gave, which YAML alone cannot say:
+// the network, the IAM statements scoped to the database secrets, and the load limits. serverless.yml reads every
+// input from the environment in one place (custom.deploy; an empty value means "not given"); Serverless calls the
+// functions below while it resolves ${file(./deploy-settings.js):name}. A setting given by half or in the wrong
+// form stops the command with a message naming the variable, before anything is built.
+const fs = require('fs');
+const path = require('path');
+
+// The values the app's settings read as true (DB_SSL_TRUST_ANY_SERVER), and the Makefile's check-ca too.
+const TRUE_VALUES = new Set(['1', 'true', 'yes', 'on']);
+// A complete ARN, with the six random characters Secrets Manager appends to the name: an IAM statement on a partial
+// ARN matches no secret.
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):\d{12}:secret:\S+-[A-Za-z0-9]{6}$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+const VPC_IDS = {
+  VPC_SUBNET_IDS: { prefix: 'subnet', what: 'subnet' },
+  VPC_SECURITY_GROUP_IDS: { prefix: 'sg', what: 'security group' },
+};
+const LIMITS = {
+  reservedConcurrency: { variable: 'API_RESERVED_CONCURRENCY', wholeNumber: true },
+  throttleRate: { variable: 'API_THROTTLE_RATE', wholeNumber: false },
+  throttleBurst: { variable: 'API_THROTTLE_BURST', wholeNumber: true },
+};
+
+const given = (value) => (value == null ? '' : String(value).trim());
+
+async function deployInputs(resolveConfigurationProperty) {
+  return (await resolveConfigurationProperty(['custom', 'deploy'])) || {};
+}
+
+// Serverless prints a failed resolver's stack; the message alone is the whole story.
+function refusal(message) {
+  const error = new Error(message);
+  error.stack = message;
+  return error;
+}
+
+// Printed on stderr, so that `sls print` output stays YAML.
+function report(line) {
+  process.stderr.write(`${line}\n`);
+}
+
+async function idList(variable, value, resolveVariable) {
+  let ids = value;
+  if (value.startsWith('ssm:')) {
+    // A StringList (or comma-separated String) parameter, per stage or account, read with the deploying credentials.
+    const parameter = value.slice('ssm:'.length);
+    const resolved = await resolveVariable(`ssm:${parameter}, null`);
+    if (resolved == null) throw refusal(`${variable}: SSM parameter ${parameter} was not found`);
+    ids = Array.isArray(resolved) ? resolved.join(',') : String(resolved);
+  }
+  const list = ids
+    .split(',')
+    .map((id) => id.trim())
+    .filter(Boolean);
+  const { prefix, what } = VPC_IDS[variable];
+  const wrong = list.filter((id) => !new RegExp(`^${prefix}-[0-9a-f]+$`).test(id));
+  if (!list.length || wrong.length) {
+    throw refusal(
+      `${variable} must list ${what} IDs (${prefix}-...), comma-separated, or name an SSM parameter ` +
+        `(ssm:/name) holding them; got ${JSON.stringify(list.length ? wrong.join(',') : value)}`
+    );
+  }
+  return list;
+}
+
+// provider.vpc: both lists, or neither (the functions then run outside any VPC).
+module.exports.vpc = async ({ resolveConfigurationProperty, resolveVariable }) => {
+  const inputs = await deployInputs(resolveConfigurationProperty);
+  const values = {
+    VPC_SUBNET_IDS: given(inputs.vpcSubnetIds),
+    VPC_SECURITY_GROUP_IDS: given(inputs.vpcSecurityGroupIds),
+  };
+  const missing = Object.keys(values).filter((name) => !values[name]);
+  if (missing.length === 2) {
+    report(
+      'Network: no VPC (VPC_SUBNET_IDS and VPC_SECURITY_GROUP_IDS are empty): the function reaches only public ' +
+        'endpoints'
+    );
+    return null;
+  }
+  if (missing.length === 1) {
+    const [empty] = missing;
+    const set = Object.keys(values).find((name) => name !== empty);
+    throw refusal(
+      `${set} is set but ${empty} is empty: set both to run the functions in a VPC, or neither to run them ` +
+        'without one'
+    );
+  }
+  const subnetIds = await idList('VPC_SUBNET_IDS', values.VPC_SUBNET_IDS, resolveVariable);
+  const securityGroupIds = await idList('VPC_SECURITY_GROUP_IDS', values.VPC_SECURITY_GROUP_IDS, resolveVariable);
+  report(`Network: VPC with subnets ${subnetIds.join(', ')} and security groups ${securityGroupIds.join(', ')}`);
+  return { subnetIds, securityGroupIds };
+};
+
+function checkedSecretArn(variable, value) {
+  const match = SECRET_ARN.exec(value);
+  if (!match) {
+    throw refusal(
+      `${variable} must be the secret's complete ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX, ` +
+        `as \`aws secretsmanager describe-secret\` prints it); got ${JSON.stringify(value)}`
+    );
+  }
+  return { arn: value, region: match[1] };
+}
+
+// Read exactly this secret; decrypt with the given key only on behalf of Secrets Manager, for this secret.
+function secretStatements(variable, value, kmsKeyArn) {
+  const secret = checkedSecretArn(variable, value);
+  const statements = [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: secret.arn }];
+  if (kmsKeyArn) {
+    statements.push({
+      Effect: 'Allow',
+      Action: 'kms:Decrypt',
+      Resource: kmsKeyArn,
+      Condition: {
+        StringEquals: {
+          'kms:ViaService': { 'Fn::Sub': `secretsmanager.${secret.region}.\${AWS::URLSuffix}` },
+          'kms:EncryptionContext:SecretARN': secret.arn,
+        },
+      },
+    });
+  }
+  return statements;
+}
+
+async function kmsKeyArn(resolveConfigurationProperty) {
+  const value = given((await deployInputs(resolveConfigurationProperty)).secretKmsKeyArn);
+  if (value && !KMS_KEY_ARN.test(value)) {
+    throw refusal(
+      'DB_SECRET_KMS_KEY_ARN must be the key ARN of the secret\'s customer managed key ' +
+        `(arn:aws:kms:REGION:ACCOUNT:key/ID; not an alias); got ${JSON.stringify(value)}`
+    );
+  }
+  return value;
+}
+
+// provider.iam.role.statements: what the API function may do besides writing its logs (the framework adds those).
+// Derived from the secret its environment names, so the role and the function always agree; none without one.
+module.exports.apiStatements = async ({ resolveConfigurationProperty }) => {
+  const secretArn = given(await resolveConfigurationProperty(['provider', 'environment', 'DB_SECRET_ARN']));
+  if (!secretArn) return [];
+  return secretStatements('DB_SECRET_ARN', secretArn, await kmsKeyArn(resolveConfigurationProperty));
+};
+
+// The migration function's DB_SECRET_ARN: its own secret (a user that may change the schema) when given.
+module.exports.migrationSecretArn = async ({ resolveConfigurationProperty }) => {
+  const own = given((await deployInputs(resolveConfigurationProperty)).migrationSecretArn);
+  if (own) return checkedSecretArn('DB_MIGRATION_SECRET_ARN', own).arn;
+  return given(await resolveConfigurationProperty(['provider', 'environment', 'DB_SECRET_ARN']));
+};
+
+// MigrationRole's statements: its own log group, and the secret its function's environment names.
+module.exports.migrationStatements = async ({ resolveConfigurationProperty }) => {
+  const statements = [
+    {
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: { 'Fn::GetAtt': ['MigrateLogGroup', 'Arn'] },
+    },
+  ];
+  const environment = (await resolveConfigurationProperty(['functions', 'migrate', 'environment'])) || {};
+  const secretArn = given(environment.DB_SECRET_ARN);
+  if (!secretArn) return statements;
+  return statements.concat(secretStatements('DB_SECRET_ARN', secretArn, await kmsKeyArn(resolveConfigurationProperty)));
+};
+
+// MigrationRole's managed policies: the network interfaces of a function in a VPC (the framework adds the same policy
+// to the API function's role).
+module.exports.migrationManagedPolicies = async ({ resolveConfigurationProperty }) => {
+  if (!(await resolveConfigurationProperty(['provider', 'vpc']))) return { Ref: 'AWS::NoValue' };
+  return [{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole' }];
+};
+
+// MigrationRole's permissions boundary: the one the framework puts on the API function's role, if any.
+module.exports.permissionsBoundary = async ({ resolveConfigurationProperty }) => {
+  const boundary = given(await resolveConfigurationProperty(['provider', 'iam', 'role', 'permissionsBoundary']));
+  return boundary || { Ref: 'AWS::NoValue' };
+};
+
+// DB_SSL_CA: the CA bundle's path inside the package. Empty when the server is trusted unverified on purpose
+// (DB_SSL_TRUST_ANY_SERVER) and the bundle is not there, so the function never names a file it lacks. `make package`
+// refuses a missing bundle otherwise (check-ca).
+module.exports.sslCa = async ({ resolveConfigurationProperty }) => {
+  const inputs = await deployInputs(resolveConfigurationProperty);
+  const bundle = given(inputs.sslCa) || given(inputs.sslCaDefault);
+  const present = path.isAbsolute(bundle) || fs.existsSync(path.join(__dirname, bundle));
+  return present || !TRUE_VALUES.has(given(inputs.trustAnyServer).toLowerCase()) ? bundle : '';
+};
+
+async function apiLimit(name, { resolveConfigurationProperty, resolveVariable }) {
+  const { variable, wholeNumber } = LIMITS[name];
+  const value = given((await deployInputs(resolveConfigurationProperty))[name]);
+  if (!value) {
+    // Stages without their own defaults take dev's, as they take its ENVIRONMENT.
+    const defaults = await resolveConfigurationProperty(['custom', 'stageDefaults']);
+    const stage = await resolveVariable('sls:stage');
+    return (defaults[stage] || defaults.dev)[name];
+  }
+  const number = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || number < 1 || (wholeNumber && !Number.isInteger(number))) {
+    const kind = wholeNumber ? 'a whole number' : 'a number';
+    throw refusal(`${variable} must be ${kind} of at least 1; got ${JSON.stringify(value)}`);
+  }
+  return number;
+}
+
+module.exports.apiReservedConcurrency = (context) => apiLimit('reservedConcurrency', context);
+module.exports.apiThrottleRate = (context) => apiLimit('throttleRate', context);
+module.exports.apiThrottleBurst = (context) => apiLimit('throttleBurst', context);

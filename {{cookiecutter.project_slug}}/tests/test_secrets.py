@@ -1,0 +1,286 @@
+"""The database login from Secrets Manager (app/database/secrets.py): requests signed exactly as botocore signs them,
+the secret read from a real Secrets Manager API (moto), kept for the process, fetched again when MySQL refuses it,
+and errors that name the secret and the cause but never its value."""
+
+import os
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import aiomysql  # type: ignore[import-untyped]
+import pytest
+from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
+from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
+from botocore.credentials import Credentials  # type: ignore[import-untyped]
+from pydantic import SecretStr
+from pymysql.constants import ER  # type: ignore[import-untyped]
+from sqlalchemy import URL, make_url, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.common.settings import get_settings
+from app.database import mysql_connection, secrets
+from app.database.config import create_single_use_engine
+from app.database.secrets import (
+    AwsCredentials,
+    DatabaseLogin,
+    SecretLogin,
+    SecretUnavailableError,
+    get_secret_string,
+    parse_login,
+    secrets_manager_endpoint,
+    sign_request,
+)
+from tests.moto_secrets import MotoSecretsManager, free_port
+
+pytestmark = pytest.mark.anyio
+
+SIGNED_AT = datetime(2026, 11, 26, 12, 34, 56, tzinfo=UTC)
+BODY = b'{"SecretId": "prod/app/db"}'
+HEADERS = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "secretsmanager.GetSecretValue"}
+# A value that must never show in an error message or a log line.
+SENTINEL = "sentinel-9f3a-never-shown"  # nosec B105 - a test value
+
+
+def botocore_headers(
+    url: str, credentials: AwsCredentials, region: str, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """The headers botocore's own SigV4 signer gives the same request at the same time."""
+    request = AWSRequest(method="POST", url=url, data=BODY, headers=dict(HEADERS))
+    signer = SigV4Auth(
+        Credentials(credentials.access_key_id, credentials.secret_access_key, credentials.session_token),
+        "secretsmanager",
+        region,
+    )
+    # botocore reads the clock through this function (naive UTC).
+    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda *args, **kwargs: SIGNED_AT.replace(tzinfo=None))
+    signer.add_auth(request)
+    return dict(request.headers.items())
+
+
+@pytest.mark.parametrize(
+    ("url", "session_token"),
+    [
+        ("https://secretsmanager.{{ cookiecutter.aws_region }}.amazonaws.com/", "session-token"),
+        ("https://secretsmanager.{{ cookiecutter.aws_region }}.amazonaws.com:443/", None),
+        ("http://127.0.0.1:5000/", "session-token"),
+    ],
+    ids=["https-with-session-token", "https-default-port-without-token", "http-other-port"],
+)
+def test_the_signature_is_the_one_botocore_computes(
+    url: str, session_token: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    credentials = AwsCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", session_token)
+    ours = sign_request(
+        method="POST",
+        url=url,
+        headers=HEADERS,
+        body=BODY,
+        credentials=credentials,
+        region="{{ cookiecutter.aws_region }}",
+        service="secretsmanager",
+        now=SIGNED_AT,
+    )
+    reference = botocore_headers(url, credentials, "{{ cookiecutter.aws_region }}", monkeypatch)
+    assert ours["Authorization"] == reference["Authorization"]
+    assert ours["X-Amz-Date"] == reference["X-Amz-Date"] == "20261126T123456Z"
+    assert ours.get("X-Amz-Security-Token") == reference.get("X-Amz-Security-Token") == session_token
+
+
+def test_credentials_never_show_in_reprs() -> None:
+    credentials = AwsCredentials("AKIDEXAMPLE", SENTINEL, SENTINEL)
+    login = DatabaseLogin("app", SENTINEL)
+    assert SENTINEL not in repr(credentials) and SENTINEL not in repr(login)
+
+
+@pytest.mark.parametrize(
+    ("region", "environ", "endpoint"),
+    [
+        ("eu-west-1", {}, "https://secretsmanager.eu-west-1.amazonaws.com"),
+        ("cn-north-1", {}, "https://secretsmanager.cn-north-1.amazonaws.com.cn"),
+        ("eu-west-1", {"AWS_ENDPOINT_URL": "http://127.0.0.1:4566/"}, "http://127.0.0.1:4566"),
+        (
+            "eu-west-1",
+            {"AWS_ENDPOINT_URL": "http://other:1", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "https://vpce.example"},
+            "https://vpce.example",
+        ),
+    ],
+    ids=["region-default", "china-partition", "global-override", "service-override-wins"],
+)
+def test_the_endpoint_follows_the_region_and_the_sdk_override_variables(
+    region: str, environ: dict[str, str], endpoint: str
+) -> None:
+    assert secrets_manager_endpoint(region, environ) == endpoint
+
+
+def test_an_rds_secret_is_read_from_secrets_manager(secrets: MotoSecretsManager) -> None:
+    arn = secrets.create({"username": "app_user", "password": SENTINEL, "engine": "mysql", "port": 3306})
+    login = parse_login(arn, get_secret_string(arn, timeout=5))
+    assert (login.username, login.password) == ("app_user", SENTINEL)
+
+
+def test_a_secret_without_a_username_keeps_db_user(secrets: MotoSecretsManager) -> None:
+    arn = secrets.create({"password": SENTINEL})
+    assert parse_login(arn, get_secret_string(arn, timeout=5)).username is None
+
+
+def test_a_missing_secret_names_the_secret_and_the_cause(secrets: MotoSecretsManager) -> None:
+    missing = f"test/missing-{uuid.uuid4()}"
+    with pytest.raises(SecretUnavailableError) as raised:
+        get_secret_string(missing, timeout=5)
+    assert missing in str(raised.value) and "ResourceNotFoundException" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [SENTINEL, {"username": "app"}, {"password": ""}, {"password": SENTINEL, "username": 7}],
+    ids=["not-json", "no-password", "empty-password", "username-not-a-string"],
+)
+def test_a_secret_of_the_wrong_shape_is_refused_without_showing_its_value(
+    secrets: MotoSecretsManager, value: Any
+) -> None:
+    arn = secrets.create(value)
+    with pytest.raises(SecretUnavailableError) as raised:
+        parse_login(arn, get_secret_string(arn, timeout=5))
+    assert arn in str(raised.value) and SENTINEL not in str(raised.value)
+    assert raised.value.__cause__ is None and raised.value.__context__ is None
+
+
+def test_an_unreachable_endpoint_names_the_endpoint(secrets: MotoSecretsManager) -> None:
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    environ = {**secrets.environment(), "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint}
+    with pytest.raises(SecretUnavailableError) as raised:
+        get_secret_string("db", timeout=5, environ=environ)
+    assert "'db'" in str(raised.value) and endpoint in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("missing", "named"),
+    [("AWS_REGION", "AWS_REGION"), ("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")],
+)
+def test_missing_aws_settings_are_named(secrets: MotoSecretsManager, missing: str, named: str) -> None:
+    environ = {name: value for name, value in secrets.environment().items() if name != missing}
+    with pytest.raises(SecretUnavailableError, match=named):
+        get_secret_string("db", timeout=5, environ=environ)
+
+
+def count_fetches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record each fetch of a secret from now on (the secret ids)."""
+    fetches: list[str] = []
+    fetch = secrets.fetch_login
+
+    def counted(secret_id: str, timeout: float) -> DatabaseLogin:
+        fetches.append(secret_id)
+        return fetch(secret_id, timeout)
+
+    monkeypatch.setattr(secrets, "fetch_login", counted)
+    return fetches
+
+
+async def test_the_login_is_fetched_once_and_again_only_after_a_refusal(
+    secrets: MotoSecretsManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arn = secrets.create({"username": "app", "password": "first"})
+    fetches = count_fetches(monkeypatch)
+    login = SecretLogin(arn, timeout=5)
+    first = await login.current()
+    assert await login.current() is first and len(fetches) == 1
+    secrets.update(arn, {"username": "app", "password": "second"})
+    second = await login.refresh(first)
+    assert second.password == "second" and len(fetches) == 2
+    # A second connection refused with the old login meanwhile takes the new one without fetching again.
+    assert await login.refresh(first) is second and len(fetches) == 2
+
+
+def access_denied() -> aiomysql.OperationalError:
+    return aiomysql.OperationalError(ER.ACCESS_DENIED_ERROR, "Access denied for user 'app'@'localhost'")
+
+
+async def test_an_access_denied_connect_fetches_the_secret_again_and_retries_once(
+    secrets: MotoSecretsManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arn = secrets.create({"username": "app", "password": "old"})
+    login = SecretLogin(arn, timeout=5)
+    await login.current()
+    secrets.update(arn, {"username": "app", "password": "new"})
+    attempts: list[dict[str, Any]] = []
+
+    async def open_connection(arguments: dict[str, Any]) -> Any:
+        attempts.append(arguments)
+        if arguments["password"] != "new":
+            raise access_denied()
+        return "connection"
+
+    monkeypatch.setattr(mysql_connection, "open_connection", open_connection)
+    assert await mysql_connection.connect_mysql(secret_login=login, host="db", user="ignored") == "connection"
+    assert [(attempt["user"], attempt["password"]) for attempt in attempts] == [("app", "old"), ("app", "new")]
+
+
+@pytest.mark.parametrize("refusals", [2, 0], ids=["refused-again", "other-error"])
+async def test_a_connect_is_retried_only_once_and_only_after_access_denied(
+    secrets: MotoSecretsManager, monkeypatch: pytest.MonkeyPatch, refusals: int
+) -> None:
+    login = SecretLogin(secrets.create({"password": "pw"}), timeout=5)
+    attempts: list[dict[str, Any]] = []
+    error = access_denied() if refusals else aiomysql.OperationalError(2003, "Can't connect")
+
+    async def open_connection(arguments: dict[str, Any]) -> Any:
+        attempts.append(arguments)
+        raise error
+
+    monkeypatch.setattr(mysql_connection, "open_connection", open_connection)
+    with pytest.raises(aiomysql.OperationalError) as raised:
+        await mysql_connection.connect_mysql(secret_login=login, host="db", user="app")
+    assert raised.value is error
+    assert len(attempts) == (2 if refusals else 1)
+    # Without a user name in the secret, DB_USER (the URL's) logs in.
+    assert attempts[0]["user"] == "app"
+
+
+async def set_own_password(connection: AsyncConnection, password: str) -> None:
+    """Change the connected user's password (MariaDB and MySQL spell it differently)."""
+    version = (await connection.execute(text("SELECT VERSION()"))).scalar_one()
+    statement = "SET PASSWORD = PASSWORD(:password)" if "MariaDB" in version else "SET PASSWORD = :password"
+    await connection.execute(text(statement), {"password": password})
+
+
+async def restore_password(url: URL, passwords: tuple[str, ...], wanted: str) -> None:
+    """Set the user's password back to wanted, logging in with whichever of passwords the server has now."""
+    for password in passwords:
+        address = SecretStr(url.set(password=password).render_as_string(hide_password=False))
+        settings = get_settings().model_copy(update={"database_url": address, "db_secret_arn": None})
+        engine = create_single_use_engine(settings)
+        try:
+            async with engine.connect() as connection:
+                await set_own_password(connection, wanted)
+            return
+        except OperationalError:
+            continue
+        finally:
+            await engine.dispose()
+    raise AssertionError(f"could not restore the password of {url.username!r}: later tests will fail to log in")
+
+
+async def test_a_rotated_password_is_used_without_a_restart(
+    mysql_session: AsyncSession, secrets: MotoSecretsManager, reconfigure: pytest.MonkeyPatch
+) -> None:
+    """Rotation as Secrets Manager does it: the password changes in MySQL and in the secret; the next connection is
+    refused with the cached login (1045), fetches the secret again and logs in, in the same process."""
+    url = make_url(os.environ["DATABASE_URL"])
+    original, rotated = url.password, f"rotated-{uuid.uuid4().hex[:12]}"
+    assert url.username and original
+    arn = secrets.create({"username": url.username, "password": original})
+    reconfigure.setenv("DB_SECRET_ARN", arn)
+    # No pool: each connect logs in.
+    engine = create_single_use_engine(get_settings())
+    fetches = count_fetches(reconfigure)
+    try:
+        async with engine.connect() as connection:
+            await set_own_password(connection, rotated)
+        secrets.update(arn, {"username": url.username, "password": rotated})
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
+        assert fetches == [arn, arn]
+    finally:
+        await engine.dispose()
+        await restore_password(url, (rotated, original), original)
