@@ -273,3 +273,7 @@ def template_repo(tmp_path: Path) -> Path:
     git(repo, "add", "--all")
     git(repo, "commit", "--quiet", "-m", "A")
     return repo
+
+
+# Package fixtures shared by several test modules (imported last: tests/packages.py uses the helpers above).
+from tests.packages import deployment_tls, prod_package  # noqa: E402,F401

@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +35,24 @@ from tests.harness import (
     ELF_MACHINES,
     LAMBDA_ENV,
     PACKAGE_ENV,
-    HarnessError,
     copy_project,
     elf_machines,
-    find_python,
     host_architecture,
     http_api_event,
-    package_offline,
     sizes,
     unpacked_read_only,
+)
+from tests.packages import (
+    CI_ACCESS_ENV,
+    KMS_KEY_ARN,
+    MIGRATION_SECRET_ARN,
+    PROD_GROUP,
+    SECRET_ARN,
+    SECURITY_GROUPS,
+    SENTINEL,
+    SUBNETS,
+    Package,
+    build_package,
 )
 
 pytestmark = pytest.mark.slow
@@ -72,37 +80,6 @@ DEFAULT_ARCHITECTURE = default_context()["lambda_architecture"]
 # The platform triplet in extension module names (module.cpython-312-aarch64-linux-gnu.so).
 TRIPLETS = {"x86_64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
 ZIP_BUDGET_MB = 10
-
-
-@dataclass(frozen=True)
-class Package:
-    """A packaged project: its infra folder and the zip Serverless built."""
-
-    infra: Path
-    zip_path: Path
-    python: str
-    python_version: str
-    architecture: str
-
-
-def build_package(
-    project: Path,
-    python_version: str,
-    architecture: str,
-    override: bool,
-    stage: str | None = None,
-    env: Mapping[str, str] | None = None,
-) -> Package:
-    """npm ci from the committed lock, then `make package` (with osls for both flavours: v4's CLI needs a login), for
-    the bake's own architecture or, with override, for `architecture` through LAMBDA_ARCHITECTURE; for the bake's
-    default stage or `stage`, with PACKAGE_ENV plus env as the deploying shell."""
-    require_commands("npm", "make", install_hint="apt-get install nodejs npm make")
-    try:
-        python = find_python(python_version)
-        zip_path = package_offline(project, python, architecture if override else None, stage, env)
-    except HarnessError as error:
-        pytest.fail(str(error), pytrace=False)
-    return Package(project / "infra", zip_path, python, python_version, architecture)
 
 
 @pytest.fixture(scope="session")
@@ -137,40 +114,6 @@ def foreign_package(default_project: Path, tmp_path_factory: pytest.TempPathFact
     return build_package(project, "3.12", OTHER_ARCHITECTURE, override)
 
 
-# What CI passes from the outputs of infra/ci-access.yml (placeholders: nothing reaches AWS).
-CI_ACCESS_ENV = {
-    "AWS_CLOUDFORMATION_ROLE_ARN": "arn:aws:iam::123456789012:role/ci-cloudformation",
-    "AWS_PERMISSIONS_BOUNDARY_ARN": "arn:aws:iam::123456789012:policy/ci-boundary",
-    "SERVERLESS_DEPLOYMENT_BUCKET": "ci-artifacts",
-}
-SECRET_ARN = PACKAGE_ENV["DB_SECRET_ARN"]
-MIGRATION_SECRET_ARN = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:migration-db-AbCdEf"
-KMS_KEY_ARN = "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-SUBNETS = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
-SECURITY_GROUPS = ["sg-0123456789abcdef0"]
-# Every secret a deploying shell may hold carries the sentinel; not one byte of it may reach .serverless/.
-SENTINEL = "SENTINEL-9f3a"
-SECRET_INPUTS = ("DB_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "SERVERLESS_ACCESS_KEY")
-# The prod deployment as CI makes it, minus the artifacts bucket, so that the framework's own bucket is checked too.
-PROD_ENV = {
-    "AWS_CLOUDFORMATION_ROLE_ARN": CI_ACCESS_ENV["AWS_CLOUDFORMATION_ROLE_ARN"],
-    "AWS_PERMISSIONS_BOUNDARY_ARN": CI_ACCESS_ENV["AWS_PERMISSIONS_BOUNDARY_ARN"],
-    "VPC_SUBNET_IDS": " , ".join(SUBNETS),
-    "VPC_SECURITY_GROUP_IDS": ",".join(SECURITY_GROUPS),
-    "DB_MIGRATION_SECRET_ARN": MIGRATION_SECRET_ARN,
-    "DB_SECRET_KMS_KEY_ARN": KMS_KEY_ARN,
-    "API_THROTTLE_RATE": "25",
-    **{name: f"{SENTINEL}-{name}" for name in SECRET_INPUTS},
-}
-
-
-@pytest.fixture(scope="session")
-def prod_package(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Package:
-    """The default bake packaged for prod with everything a production deployment sets (PROD_ENV)."""
-    project = copy_project(default_project, tmp_path_factory.mktemp("prod") / default_project.name)
-    return build_package(project, "3.12", HOST_ARCHITECTURE, override=True, stage="prod", env=PROD_ENV)
-
-
 @pytest.fixture(scope="session")
 def environment_package(cookies_session: Cookies, tmp_path_factory: pytest.TempPathFactory) -> Package:
     """A bake with db_credentials=environment (the password in the function's environment), packaged as today."""
@@ -186,7 +129,7 @@ RUNNABLE = [
 ]
 OTHERS = [
     pytest.param("foreign", marks=pytest.mark.xdist_group("package-foreign")),
-    pytest.param("prod", marks=pytest.mark.xdist_group("package-prod")),
+    pytest.param("prod", marks=pytest.mark.xdist_group(PROD_GROUP)),
     pytest.param("environment", marks=pytest.mark.xdist_group("package-environment")),
 ]
 
@@ -466,7 +409,7 @@ DEPLOYMENTS = [
         MIGRATION_SECRET_ARN,
         True,
         CI_ACCESS_ENV["AWS_PERMISSIONS_BOUNDARY_ARN"],
-        marks=pytest.mark.xdist_group("package-prod"),
+        marks=pytest.mark.xdist_group(PROD_GROUP),
     ),
 ]
 DEPLOYMENT_NAMES = "name, stage, kms, migration_secret, vpc, boundary"
@@ -528,7 +471,7 @@ def test_network_follows_the_deploying_shell(
     [
         pytest.param("v4", 5, 10, 20, marks=pytest.mark.xdist_group("package-v4")),
         # PROD_ENV sets API_THROTTLE_RATE; the rest are prod's defaults.
-        pytest.param("prod", 20, 25, 100, marks=pytest.mark.xdist_group("package-prod")),
+        pytest.param("prod", 20, 25, 100, marks=pytest.mark.xdist_group(PROD_GROUP)),
     ],
 )
 def test_limits_and_logs_are_in_the_template(
@@ -558,7 +501,7 @@ def test_limits_and_logs_are_in_the_template(
     assert [json.dumps(res) for res in integrations if "MigrateLambdaFunction" in json.dumps(res)] == []
 
 
-@pytest.mark.xdist_group("package-prod")
+@pytest.mark.xdist_group(PROD_GROUP)
 def test_no_secret_of_the_deploying_shell_reaches_the_package(prod_package: Package) -> None:
     """The sentinel in DB_PASSWORD, the AWS secret key, the session token and the Serverless access key appears in
     no file under .serverless/ (the template, the state, the requirements) nor in any file inside the zip."""
@@ -573,7 +516,7 @@ def test_no_secret_of_the_deploying_shell_reaches_the_package(prod_package: Pack
     assert found == []
 
 
-@pytest.mark.xdist_group("package-prod")
+@pytest.mark.xdist_group(PROD_GROUP)
 def test_the_framework_bucket_is_private_versioned_and_encrypted(prod_package: Package) -> None:
     """Without SERVERLESS_DEPLOYMENT_BUCKET the stack has its own bucket for the packages."""
     bucket = packaged_template(prod_package)["Resources"]["ServerlessDeploymentBucket"]["Properties"]
@@ -611,7 +554,7 @@ def checkov_failures(template: Path, skips: Mapping[str, str]) -> list[str]:
 @pytest.mark.parametrize(
     ("name", "skips"),
     [
-        pytest.param("prod", CHECKOV_SKIPS, marks=pytest.mark.xdist_group("package-prod")),
+        pytest.param("prod", CHECKOV_SKIPS, marks=pytest.mark.xdist_group(PROD_GROUP)),
         pytest.param("v4", {**CHECKOV_SKIPS, **NO_VPC_SKIP}, marks=pytest.mark.xdist_group("package-v4")),
     ],
 )

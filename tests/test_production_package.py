@@ -1,8 +1,8 @@
 """The default bake's prod package, run as Lambda would run it, against what a deployed stage has: a MariaDB server
 that requires TLS, credentials in Secrets Manager (served by moto on loopback), and the package's own CA bundle.
 
-`make package STAGE=prod` builds the zip with a test CA in the place of AWS's RDS bundle (infra/certs/), exactly as CI
-puts the real bundle there. Each function then runs in the runtime's Python alone, unpacked read-only, with the
+The shared prod package (tests/packages.py) holds a test CA in the place of AWS's RDS bundle (infra/certs/), exactly
+as CI puts the real bundle there. Each function then runs in the runtime's Python alone, unpacked read-only, with the
 environment the packaged CloudFormation gives it; only the database address, the secret's ARN and moto's endpoint
 are swapped in. The app user may only read and write rows, the migration user may also change the schema: the grants
 the generated README gives.
@@ -27,28 +27,22 @@ from tests.harness import (
     LambdaProcess,
     MariaDB,
     TlsFiles,
-    copy_project,
-    find_python,
-    host_architecture,
     http_api_event,
     mariadb_admin,
     moto_secrets_server,
-    package_offline,
     secrets_client,
     set_write_bits,
     throwaway_mariadb,
     unpacked_read_only,
     write_tls_files,
 )
+from tests.packages import PROD_GROUP, Package
 
-pytestmark = [pytest.mark.slow, pytest.mark.mariadb, pytest.mark.xdist_group("production-package")]
+pytestmark = [pytest.mark.slow, pytest.mark.mariadb, pytest.mark.xdist_group(PROD_GROUP)]
 
 # The grants of the generated README (Least privilege in the database).
 APP_GRANTS = "SELECT, INSERT, UPDATE, DELETE"
 MIGRATION_GRANTS = f"{APP_GRANTS}, CREATE, ALTER, DROP, INDEX, REFERENCES"
-# The placeholder ARN `make package` writes into the template; each test swaps in the ARN of its moto secret.
-PACKAGED_SECRET_ARN = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:app-db-AbCdEf"
-PACKAGED_MIGRATION_SECRET_ARN = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:migration-db-AbCdEf"
 FUNCTIONS = {"api": "ApiLambdaFunction", "migrate": "MigrateLambdaFunction"}
 HANDLERS = {"api": "main.handler", "migrate": "migrate.handler"}
 NAMES = itertools.count(1)
@@ -77,27 +71,11 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    """The test CA that stands in for AWS's RDS bundle, and the server certificate it signed."""
-    return write_tls_files(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(scope="module")
-def production_package(
-    default_project: Path, tls: TlsFiles, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ProductionPackage]:
-    work = tmp_path_factory.mktemp("production")
-    project = copy_project(default_project, work / default_project.name)
-    certs = project / "infra" / "certs"
-    certs.mkdir(exist_ok=True)
-    shutil.copy(tls.ca, certs / "rds-global-bundle.pem")
-    secrets = {"DB_SECRET_ARN": PACKAGED_SECRET_ARN, "DB_MIGRATION_SECRET_ARN": PACKAGED_MIGRATION_SECRET_ARN}
-    try:
-        python = find_python("3.12")
-        zip_path = package_offline(project, python, host_architecture(), stage="prod", env_overrides=secrets)
-    except HarnessError as error:
-        pytest.fail(str(error), pytrace=False)
-    template = json.loads((zip_path.parent / "cloudformation-template-update-stack.json").read_text())
+def production_package(prod_package: Package, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProductionPackage]:
+    """The shared prod package unpacked read-only, with the environment each function gets from its template."""
+    template = json.loads(
+        (prod_package.infra / ".serverless" / "cloudformation-template-update-stack.json").read_text()
+    )
     environments = {
         name: {
             key: value
@@ -106,18 +84,20 @@ def production_package(
         }
         for name, logical_id in FUNCTIONS.items()
     }
-    revisions = project / "migrations" / "versions"
+    revisions = prod_package.infra.parent / "migrations" / "versions"
     head = sorted(
         re.findall(r'^revision(?:: str)? = "(\w+)"', path.read_text(), re.M)[0] for path in revisions.glob("*.py")
     )[-1]
-    with unpacked_read_only(zip_path, work / "task") as task:
-        yield ProductionPackage(task, python, environments, head)
+    with unpacked_read_only(prod_package.zip_path, tmp_path_factory.mktemp("production") / "task") as task:
+        yield ProductionPackage(task, prod_package.python, environments, head)
 
 
 @pytest.fixture(scope="module")
-def server(mariadb_available: None, tls: TlsFiles, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
+def server(
+    mariadb_available: None, deployment_tls: TlsFiles, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MariaDB]:
     try:
-        with throwaway_mariadb(tmp_path_factory.mktemp("mariadb"), tls) as running:
+        with throwaway_mariadb(tmp_path_factory.mktemp("mariadb"), deployment_tls) as running:
             yield running
     except HarnessError as error:
         pytest.fail(str(error), pytrace=False)
@@ -317,13 +297,13 @@ def test_a_broken_revision_fails_the_invocation_with_its_error(
 def test_an_outage_answers_503_with_retry_after_then_200_in_the_same_process(
     production_package: ProductionPackage,
     mariadb_available: None,
-    tls: TlsFiles,
+    deployment_tls: TlsFiles,
     moto_endpoint: str,
     tmp_path: Path,
     summary: list[str],
 ) -> None:
     # A server of its own, since this test stops it.
-    with throwaway_mariadb(tmp_path / "mariadb", tls) as server:
+    with throwaway_mariadb(tmp_path / "mariadb", deployment_tls) as server:
         deployment = deploy(server, moto_endpoint)
         migrated(production_package, deployment, tmp_path)
         api = start_function(production_package, deployment, "api", tmp_path / "api.log")
