@@ -13,19 +13,13 @@ import jsonschema_rs
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import exc, text
+from sqlalchemy import exc
 from starlette.requests import Request
 
-from app.common.errors import register_exception_handlers
-from app.common.responses import ERROR_RESPONSE_REF, document_error_responses
+from app.common.responses import ERROR_RESPONSE_REF
 from app.database.config import get_engine
-from app.database.dependency import SessionDep
-from app.database.errors import (
-    describe_cause,
-    handle_database_error,
-    is_connection_failure,
-    register_database_error_handlers,
-)
+from app.database.errors import describe_cause, handle_database_error, is_connection_failure
+from tests.database_routes import app_with_database_routes
 from tests.moto_secrets import MotoSecretsManager, free_port
 
 pytestmark = pytest.mark.anyio
@@ -33,29 +27,6 @@ pytestmark = pytest.mark.anyio
 # In the database URL's password: it must not reach a response or a log line.
 SENTINEL = "sentinel-5b1e-never-shown"  # nosec B105 - a test value
 RETRY_AFTER = "7"
-
-
-def app_with_database_routes() -> FastAPI:
-    """An app assembled as main.py does, with one route reading and one writing through a session, and one route
-    without the database (the same whatever modules the project has)."""
-    application = FastAPI()
-    register_exception_handlers(application)
-    document_error_responses(application)
-
-    @application.get("/reads")
-    async def read(session: SessionDep) -> int:
-        return int((await session.execute(text("SELECT 1"))).scalar_one())
-
-    @application.post("/writes")
-    async def write(session: SessionDep) -> int:
-        return int((await session.execute(text("SELECT 2"))).scalar_one())
-
-    @application.get("/no-database")
-    async def no_database() -> str:
-        return "ok"
-
-    register_database_error_handlers(application)
-    return application
 
 
 def error_model(document: dict[str, Any]) -> jsonschema_rs.Validator:

@@ -43,6 +43,9 @@ def connect_options(url: URL, settings: Settings) -> dict[str, Any]:
         # SQLAlchemy's aiomysql dialect then opens connections with it instead of aiomysql.connect (the hook behind
         # create_async_engine(async_creator=...), but keeping the arguments from the URL).
         options["async_creator_fn"] = connect_mysql
+        # A CA means the server must be verified, and a deployed stage must never talk to its database in clear: both
+        # refuse a server that does not offer TLS instead of carrying on unencrypted (mysql_connection.py).
+        options["require_tls"] = bool(settings.db_ssl_ca) or settings.environment.is_deployed
         if settings.db_secret_arn:
             # Also only now: the secret is read when the first connection opens, and kept with this engine.
             from app.database.secrets import SecretLogin
@@ -73,8 +76,9 @@ def engine_options(url: URL, settings: Settings) -> dict[str, Any]:
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext:
-    """TLS for MySQL connections, used whenever the server offers it (like the mysql client's default,
-    ssl-mode=PREFERRED; RDS and MySQL 8 servers offer it by default).
+    """TLS for MySQL connections: required with DB_SSL_CA or in a deployed stage (see connect_options), else used
+    whenever the server offers it (like the mysql client's default, ssl-mode=PREFERRED; RDS and MySQL 8 servers offer
+    it by default).
 
     Besides keeping the password and data off the wire, TLS lets MySQL 8's default caching_sha2_password finish a
     full authentication (after every server restart) without its RSA exchange, which would need the cryptography

@@ -24,10 +24,11 @@ logger = logging.getLogger(__name__)
 
 DATABASE_UNAVAILABLE = "database_unavailable"
 # MySQL error codes that mean "no usable connection", as opposed to a problem with the statement. Client side (the
-# driver): cannot connect (2002, 2003), unknown host (2005), server gone or lost mid-query (2006, 2013), TLS failed
-# (2026). Server side: too many connections (1040, 1203), access denied (1045: a rotated password, a revoked user),
-# host blocked after connect errors (1129), shutting down (1053), connection closed for inactivity (4031).
-CONNECTION_ERROR_CODES = frozenset({2002, 2003, 2005, 2006, 2013, 2026, 1040, 1045, 1053, 1129, 1203, 4031})
+# driver): cannot connect (2002, 2003), unknown host (2005), server gone or lost mid-query (2006, 2013), TLS failed or
+# not offered (2026), login method refused (2059: the clear-text password without TLS). Server side: too many
+# connections (1040, 1203), access denied (1045: a rotated password, a revoked user), host blocked after connect
+# errors (1129), shutting down (1053), connection closed for inactivity (4031).
+CONNECTION_ERROR_CODES = frozenset({2002, 2003, 2005, 2006, 2013, 2026, 2059, 1040, 1045, 1053, 1129, 1203, 4031})
 # How deep describe_cause follows an error's causes (e.g. SQLAlchemy's error, the driver's, then the TLS error).
 CAUSE_DEPTH = 4
 # The 503 as the OpenAPI document publishes it on each route that needs the database (the body is added by

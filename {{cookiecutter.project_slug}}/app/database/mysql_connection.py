@@ -5,6 +5,12 @@ answers (an overloaded server, a stuck proxy) would hold the request until Lambd
 ensure_closed() returns while a TLS connection is still shutting down, so a short-lived event loop (asyncio.run in
 Alembic or a script) can end first and leave the socket open.
 
+aiomysql also starts TLS only when the server's greeting offers it, and answers a request for the clear-text password
+method on any connection. So a server, or anyone on the path, that leaves TLS out of its greeting would receive the
+password in clear and the session would carry on unencrypted. Connections that require TLS (DB_SSL_CA set, or a
+deployed stage: app/database/config.py) refuse such a server before sending anything, and no connection ever answers
+the clear-text method without TLS.
+
 With DB_SECRET_ARN, connections log in with the secret's user name and password (app/database/secrets.py), fetched
 again once when MySQL refuses them, so a rotated password takes effect without a restart.
 """
@@ -13,14 +19,43 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 import aiomysql  # type: ignore[import-untyped]
-from pymysql.constants import CR, ER  # type: ignore[import-untyped]
+from pymysql.constants import CLIENT, CR, ER  # type: ignore[import-untyped]
 
 if TYPE_CHECKING:  # app/database/secrets.py loads only when a secret is configured
     from app.database.secrets import SecretLogin
 
 
+CLEAR_TEXT_METHOD = "mysql_clear_password"
+
+
 class MySQLConnection(aiomysql.Connection):  # type: ignore[misc]
-    """An aiomysql connection whose ensure_closed() also waits for the socket to close."""
+    """An aiomysql connection that never sends the password in clear (and, with require_tls, sends nothing before TLS
+    is up), and whose ensure_closed() also waits for the socket to close."""
+
+    def __init__(self, *args: Any, require_tls: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.require_tls = require_tls
+
+    async def _request_authentication(self) -> None:
+        # Runs once the greeting is read and before anything is written: the point to refuse a downgrade. _secure is
+        # already true here for a Unix socket, which never leaves the host.
+        offers_tls = bool(self.server_capabilities & CLIENT.SSL)
+        if not self._secure and not offers_tls:
+            if self.require_tls:
+                message = (
+                    f"MySQL server on {self.host!r} does not offer TLS, which this connection requires (DB_SSL_CA is "
+                    "set or the stage is deployed); nothing was sent to it"
+                )
+                raise aiomysql.OperationalError(CR.CR_SSL_CONNECTION_ERROR, message)
+            if self._server_auth_plugin == CLEAR_TEXT_METHOD:
+                raise clear_text_refused(self.host)
+        await super()._request_authentication()
+
+    async def _process_auth(self, plugin_name: bytes, auth_packet: Any) -> Any:
+        # An auth-switch request: the server may ask for another method after seeing the login packet.
+        if plugin_name == CLEAR_TEXT_METHOD.encode() and not self._secure:
+            raise clear_text_refused(self.host)
+        return await super()._process_auth(plugin_name, auth_packet)
 
     async def ensure_closed(self) -> None:
         writer = self._writer
@@ -54,6 +89,13 @@ async def connect_mysql(*, secret_login: "SecretLogin | None" = None, **argument
             raise
     login = await secret_login.refresh(login)
     return await open_connection({**arguments, **login_arguments(login.username, login.password)})
+
+
+def clear_text_refused(host: str) -> Exception:
+    """The error for a server that asks for the password in clear over a connection without TLS."""
+    message = f"MySQL server on {host!r} asked for the password in clear text over a connection without TLS; refused"
+    error: Exception = aiomysql.OperationalError(CR.CR_AUTH_PLUGIN_CANNOT_LOAD, message)
+    return error
 
 
 def login_arguments(username: str | None, password: str) -> dict[str, str]:
