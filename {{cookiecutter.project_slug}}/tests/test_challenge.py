@@ -57,6 +57,10 @@ async def test_unknown_challenge_is_a_404_in_the_common_shape(client: AsyncClien
         {"title": " " + "x" * 200},
         {"title": "ok", "unexpected": 1},
         {"title": 5},
+        {"title": "a\u0000b"},
+        {"title": "a\x1b[31mb"},
+        {"title": "ok", "description": "a\u007fb"},
+        {"title": "ok", "description": "a\rb"},
     ],
     ids=[
         "missing-title",
@@ -66,6 +70,10 @@ async def test_unknown_challenge_is_a_404_in_the_common_shape(client: AsyncClien
         "padded-long-title",
         "extra-field",
         "wrong-type",
+        "nul-in-title",
+        "escape-in-title",
+        "delete-in-description",
+        "carriage-return-in-description",
     ],
 )
 async def test_invalid_payload_is_a_422_in_the_common_shape(client: AsyncClient, payload: dict[str, object]) -> None:
@@ -75,6 +83,17 @@ async def test_invalid_payload_is_a_422_in_the_common_shape(client: AsyncClient,
     assert error["code"] == "validation_error"
     assert error["message"] == messages.VALIDATION_FAILED
     assert error["details"]
+
+
+async def test_tab_and_newline_are_kept_inside_text(client: AsyncClient) -> None:
+    response = await client.post("/challenges", json={"title": "a\tb", "description": "one\ntwo"})
+    assert response.status_code == 201, response.text
+    assert (response.json()["title"], response.json()["description"]) == ("a\tb", "one\ntwo")
+
+
+async def test_control_character_message_is_in_the_project_language(client: AsyncClient) -> None:
+    response = await client.post("/challenges", json={"title": "a\u0000b"})
+    assert messages.CONTROL_CHARACTERS in response.json()["error"]["details"][0]["message"]
 
 
 async def test_blank_title_message_is_in_the_project_language(client: AsyncClient) -> None:

@@ -25,6 +25,7 @@ MALFORMED_BODY = "요청 본문을 읽을 수 없습니다. UTF-8 JSON이어야 
 METHOD_NOT_ALLOWED = "이 경로에서 허용되지 않는 메서드입니다. 허용되는 메서드는 Allow 헤더에 있습니다."
 INTERNAL_ERROR = "서버 내부 오류가 발생했습니다."
 DATABASE_UNAVAILABLE = "데이터베이스에 연결할 수 없습니다."
+CONTROL_CHARACTERS = "탭과 줄바꿈을 제외한 제어 문자는 사용할 수 없습니다."
 {%- else -%}
 UNKNOWN_ENVIRONMENT = "ENVIRONMENT value {value!r} is not allowed. Allowed values: {allowed}"
 MISSING_DB_CREDENTIALS = (
@@ -48,4 +49,5 @@ MALFORMED_BODY = "The request body cannot be read: it must be UTF-8 encoded JSON
 METHOD_NOT_ALLOWED = "This method is not allowed on this path; the Allow header lists the methods that are."
 INTERNAL_ERROR = "Internal server error."
 DATABASE_UNAVAILABLE = "The database is not reachable."
+CONTROL_CHARACTERS = "Control characters other than tab and newline are not allowed."
 {%- endif %}

@@ -2,7 +2,7 @@
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from app.common.text import NOT_BLANK
+from app.common.text import NOT_BLANK, PLAIN_TEXT, plain_text
 from app.module.challenge import messages
 
 TITLE_MAX_LENGTH = 200
@@ -16,12 +16,12 @@ class ChallengeCreate(BaseModel):
 
     # Lengths count what the client sends; surrounding whitespace is stripped after (see app/common/text.py).
     title: str = Field(max_length=TITLE_MAX_LENGTH, json_schema_extra=NOT_BLANK)
-    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX_LENGTH)
+    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX_LENGTH, json_schema_extra=PLAIN_TEXT)
 
     @field_validator("title")
     @classmethod
     def _title_not_blank(cls, value: str) -> str:
-        title = value.strip()
+        title = plain_text(value).strip()
         if not title:
             raise ValueError(messages.BLANK_TITLE)
         return title
@@ -29,7 +29,7 @@ class ChallengeCreate(BaseModel):
     @field_validator("description")
     @classmethod
     def _strip_description(cls, value: str | None) -> str | None:
-        return None if value is None else value.strip()
+        return None if value is None else plain_text(value).strip()
 
 
 class ChallengeRead(BaseModel):
