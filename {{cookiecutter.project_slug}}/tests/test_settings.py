@@ -1,13 +1,16 @@
 """Settings refuse bad configuration with a clear message and never reveal secrets."""
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import exc, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.common.enums import Environment
-from app.common.settings import SettingsError, load_settings
-from app.database.config import database_url, engine_options
+from app.common.settings import Settings, SettingsError, load_settings
+from app.database.config import create_engine, create_single_use_engine, database_url
 
 # A deployed stage's settings apart from the one a test is about: a host, a password, and TLS without verification.
 DEPLOYED = {"database_url": None, "db_host": "db.internal", "db_password": "pw", "db_ssl_trust_any_server": True}
@@ -129,8 +132,20 @@ def test_empty_variables_mean_the_defaults(monkeypatch: pytest.MonkeyPatch) -> N
     assert settings.db_ssl_ca is None and settings.db_secret_arn is None
 
 
-def test_deployed_stages_keep_sql_parameters_out_of_errors() -> None:
-    prod = load_settings(**deployed("prod"))
-    assert engine_options(database_url(prod), prod)["hide_parameters"] is True
-    local = load_settings(environment="local", database_url="mysql+aiomysql://u:p@127.0.0.1/app")
-    assert engine_options(database_url(local), local)["hide_parameters"] is False
+@pytest.mark.anyio
+@pytest.mark.parametrize("make_engine", [create_engine, create_single_use_engine], ids=["app", "migrations"])
+async def test_deployed_stages_keep_sql_parameters_out_of_errors(
+    make_engine: Callable[[Settings], AsyncEngine], tmp_path: Path
+) -> None:
+    """The app's engine and the migrations' engine alike: a failing statement's error names no row value."""
+    row_value = "row-value-4f1a"
+    for environment, hidden in (("prod", True), ("local", False)):
+        url = f"sqlite+aiosqlite:///{tmp_path / environment}.db"
+        engine = make_engine(load_settings(**deployed(environment, database_url=url)))
+        try:
+            async with engine.connect() as connection:
+                with pytest.raises(exc.DBAPIError) as failure:
+                    await connection.execute(text("SELECT :value FROM missing_table"), {"value": row_value})
+        finally:
+            await engine.dispose()
+        assert (row_value not in str(failure.value)) is hidden, environment

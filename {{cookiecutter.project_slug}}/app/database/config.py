@@ -58,7 +58,7 @@ def connect_options(url: URL, settings: Settings) -> dict[str, Any]:
 def engine_options(url: URL, settings: Settings) -> dict[str, Any]:
     """Pool and driver options for the URL's backend."""
     if url.get_backend_name() == "sqlite":
-        return {"connect_args": connect_options(url, settings)}
+        return {"hide_parameters": hide_parameters(settings), "connect_args": connect_options(url, settings)}
     # On aiomysql, app/database/pool.py checks connections and ends transactions instead, without the round trip
     # per request these two cost.
     hooks = url.get_driver_name() == "aiomysql"
@@ -69,10 +69,14 @@ def engine_options(url: URL, settings: Settings) -> dict[str, Any]:
         "pool_recycle": settings.db_pool_recycle,
         "pool_pre_ping": not hooks,
         "pool_reset_on_return": None if hooks else "rollback",
-        # Deployed stages keep request data (SQL parameters) out of error messages and so out of the logs.
-        "hide_parameters": settings.environment.is_deployed,
+        "hide_parameters": hide_parameters(settings),
         "connect_args": connect_options(url, settings),
     }
+
+
+def hide_parameters(settings: Settings) -> bool:
+    """Deployed stages keep row data (SQL parameters) out of error messages, and so out of logs and CI output."""
+    return settings.environment.is_deployed
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext:
@@ -99,7 +103,9 @@ def create_single_use_engine(settings: Settings) -> AsyncEngine:
     """An engine without a pool, whose connections close when returned: for a one-off task such as a migration (the
     same URL, TLS, timeouts and secret as the app's)."""
     url = database_url(settings)
-    return create_async_engine(url, poolclass=NullPool, connect_args=connect_options(url, settings))
+    return create_async_engine(
+        url, poolclass=NullPool, hide_parameters=hide_parameters(settings), connect_args=connect_options(url, settings)
+    )
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
