@@ -225,22 +225,32 @@ def unpacked_read_only(zip_path: Path, destination: Path) -> Iterator[Path]:
 
 @dataclass(frozen=True)
 class TlsFiles:
-    """PEM files of a test CA and of a server certificate it signed for 127.0.0.1 and localhost."""
+    """PEM files of a test CA and of a server certificate it signed (for SERVER_NAMES unless reissued), and the CA
+    itself, to sign others."""
 
     ca: Path
     certificate: Path
     key: Path
+    authority: trustme.CA
+
+
+SERVER_NAMES = ("127.0.0.1", "localhost")
 
 
 def write_tls_files(directory: Path) -> TlsFiles:
     """A fresh test CA and server certificate, written into directory."""
     authority = trustme.CA()
-    issued = authority.issue_cert("127.0.0.1", "localhost")
-    files = TlsFiles(directory / "ca.pem", directory / "server-cert.pem", directory / "server-key.pem")
+    files = TlsFiles(directory / "ca.pem", directory / "server-cert.pem", directory / "server-key.pem", authority)
     authority.cert_pem.write_to_path(str(files.ca))
+    reissue_server_certificate(files, *SERVER_NAMES)
+    return files
+
+
+def reissue_server_certificate(files: TlsFiles, *names: str) -> None:
+    """Overwrite the server certificate and key with new ones from the same CA, valid for names only."""
+    issued = files.authority.issue_cert(*names)
     issued.cert_chain_pems[0].write_to_path(str(files.certificate))
     issued.private_key_pem.write_to_path(str(files.key))
-    return files
 
 
 def mariadb_tls_options(tls: TlsFiles) -> list[str]:

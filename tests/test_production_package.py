@@ -23,6 +23,7 @@ import pytest
 
 from tests.harness import (
     MOTO_AWS_ENV,
+    SERVER_NAMES,
     HarnessError,
     LambdaProcess,
     MariaDB,
@@ -30,6 +31,7 @@ from tests.harness import (
     http_api_event,
     mariadb_admin,
     moto_secrets_server,
+    reissue_server_certificate,
     secrets_client,
     set_write_bits,
     throwaway_mariadb,
@@ -234,6 +236,28 @@ def test_a_server_certificate_from_another_ca_is_refused_naming_the_cause(
     assert status == 503 and body["error"]["code"] == "database_unavailable"
     assert int(headers["retry-after"]) > 0
     assert "CERTIFICATE_VERIFY_FAILED" in api.logged()
+
+
+def test_a_certificate_from_the_same_ca_for_another_host_name_is_refused(
+    production_package: ProductionPackage, deployment: Deployment, tmp_path: Path, summary: list[str]
+) -> None:
+    """The packaged CA signed it, so only the host-name check can refuse it: the connection goes to 127.0.0.1."""
+    migrated(production_package, deployment, tmp_path)
+    tls = deployment.server.tls
+    try:
+        reissue_server_certificate(tls, "db.other.test")
+        mariadb_admin(deployment.server, "FLUSH SSL")
+        api = start_function(production_package, deployment, "api", tmp_path / "api.log")
+        try:
+            status, _, body = request(api, "GET", "/challenges")
+        finally:
+            api.close()
+    finally:
+        reissue_server_certificate(tls, *SERVER_NAMES)
+        mariadb_admin(deployment.server, "FLUSH SSL")
+    assert status == 503 and body["error"]["code"] == "database_unavailable"
+    assert "CERTIFICATE_VERIFY_FAILED" in api.logged() and "mismatch" in api.logged(), api.logged()
+    summary.append("prod package: a certificate from the packaged CA for another host name refused (503)")
 
 
 def test_a_rotated_password_is_fetched_again_without_a_restart(
