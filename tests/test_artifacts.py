@@ -3,8 +3,11 @@ hadolint, pre-commit's own validator; plus the parsed structure the project reli
 
 from __future__ import annotations
 
+import fnmatch
 import re
+import shlex
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +136,50 @@ def test_dockerfile_is_multi_stage_non_root_with_healthcheck(default_project: Pa
     assert re.search(r"^USER 10001:10001$", dockerfile, flags=re.MULTILINE)
     assert "HEALTHCHECK" in dockerfile
     assert 'CMD ["uvicorn", "main:app"' in dockerfile
+
+
+def runtime_stage(dockerfile: str) -> str:
+    """The Dockerfile's last stage: what the image runs."""
+    return dockerfile.rsplit("\nFROM ", 1)[1]
+
+
+def test_the_image_code_belongs_to_root_and_runs_as_another_user(default_project: Path) -> None:
+    stage = runtime_stage((default_project / "Dockerfile").read_text())
+    copies = re.findall(r"^COPY .*$", stage, flags=re.MULTILINE)
+    assert copies == ["COPY --from=builder /app /app"], copies
+    assert re.search(r"^USER 10001:10001$", stage, flags=re.MULTILINE)
+
+
+def image_environment(dockerfile: str) -> dict[str, str]:
+    """The variables the runtime stage's ENV lines set (PATH left out: it extends the base image's)."""
+    variables: dict[str, str] = {}
+    for line in re.findall(r"^ENV (.*)$", runtime_stage(dockerfile), flags=re.MULTILINE):
+        variables.update(word.partition("=")[::2] for word in shlex.split(line))
+    variables.pop("PATH", None)
+    return variables
+
+
+def test_an_image_run_without_settings_refuses_to_start(default_project: Path) -> None:
+    """Started with only what the image sets, the app fails closed (a deployed stage missing its database) instead of
+    running as local with docs and unverified TLS."""
+    env = image_environment((default_project / "Dockerfile").read_text())
+    assert env.get("ENVIRONMENT") not in {None, "local", "test"}, env
+    outside = {key: value for key, value in project_env().items() if key != "ENVIRONMENT" and not key.startswith("DB_")}
+    started = subprocess.run(
+        ["uv", "run", "--frozen", "python", "-c", "import main"],
+        cwd=default_project,
+        env={**outside, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert started.returncode != 0 and "DB_HOST" in started.stderr, started.stderr
+
+
+def test_the_docker_context_leaves_out_every_env_file(default_project: Path) -> None:
+    patterns = (default_project / ".dockerignore").read_text().splitlines()
+    for name in (".env", ".env.local", ".env.prod", ".env.example"):
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
 
 
 def test_dockerfile_and_workflows_follow_the_python_version(cookies: Cookies, monkeypatch: pytest.MonkeyPatch) -> None:
