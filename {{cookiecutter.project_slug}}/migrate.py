@@ -3,7 +3,11 @@
 It runs where the API runs (the same network, subnets and security groups), so the database never has to be
 reachable from CI. Deploys invoke it after the code is in place (`make -C infra migrate-<stage>`). It answers
 {"revision_before": ..., "revision_after": ...} (None for an empty database); a failure raises, so the invocation
-fails with the error in its result. The API function never imports this module or Alembic.
+fails with the error in its result: the error's kind and the database's error code only, since its message can
+quote row values and the result ends up in CI logs (the function's own log has the whole error). The event
+{"read_only": true} only reports the revision (before and after alike): scripts/release.sh asks it before rolling
+code back, to refuse putting old code on a schema migrated past it. The API function never imports this module or
+Alembic.
 """
 
 import asyncio
@@ -22,6 +26,17 @@ from app.database.config import create_single_use_engine
 logger = logging.getLogger(__name__)
 # Beside this file in the project and in the package alike.
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class MigrationFailed(Exception):
+    """An upgrade that failed, described without the error's message (the function's log has it)."""
+
+
+def error_kind(error: BaseException) -> str:
+    """The error's class and, for a database error, the driver's error code: e.g. "IntegrityError (1062)"."""
+    original = getattr(error, "orig", None) or error
+    code = original.args[0] if original.args and isinstance(original.args[0], int) else None
+    return type(original).__name__ if code is None else f"{type(original).__name__} ({code})"
 
 
 def alembic_config() -> Config:
@@ -52,10 +67,18 @@ def current_revision() -> str | None:
 
 
 def handler(event: Any, context: Any) -> dict[str, str | None]:
-    """Lambda entry point: upgrade the database to the latest revision; the event is not read."""
+    """Lambda entry point: upgrade the database to the latest revision, or with {"read_only": true} only report it."""
     before = current_revision()
+    if isinstance(event, dict) and event.get("read_only") is True:
+        logger.info("Database at revision %s (read only: not upgrading)", before)
+        return {"revision_before": before, "revision_after": before}
     logger.info("Database at revision %s: upgrading to head", before)
-    command.upgrade(alembic_config(), "head")
+    try:
+        command.upgrade(alembic_config(), "head")
+    except Exception as error:
+        logger.exception("Upgrade from revision %s failed", before)
+        message = f"Upgrade from revision {before} failed: {error_kind(error)}; the function's log has the details"
+        raise MigrationFailed(message) from None
     after = current_revision()
     logger.info("Database at revision %s", after)
     return {"revision_before": before, "revision_after": after}

@@ -38,19 +38,46 @@ def test_upgrades_an_empty_database_to_head_then_changes_nothing(empty_database:
     assert logging.getLogger().handlers == root_handlers
 
 
-def test_a_failing_revision_fails_the_invocation(
-    empty_database: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_read_only_invocation_reports_the_revision_and_migrates_nothing(empty_database: Path) -> None:
+    """What scripts/release.sh asks before a rollback: the database's revision, left as it is."""
+    assert migrate.handler({"read_only": True}, None) == {"revision_before": None, "revision_after": None}
+    assert migrate.current_revision() is None
+    migrate.handler({}, None)
+    assert migrate.handler({"read_only": True}, None) == {"revision_before": head(), "revision_after": head()}
+
+
+def add_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, upgrade: str) -> None:
+    """A copy of migrations/ with one more revision whose upgrade() body is the given code, used by migrate.py."""
     migrations = tmp_path / "migrations"
     shutil.copytree(PROJECT_ROOT / "migrations", migrations, ignore=shutil.ignore_patterns("__pycache__"))
     (migrations / "versions" / "9999_broken.py").write_text(
-        f'revision = "9999"\ndown_revision = {head()!r}\nbranch_labels = None\ndepends_on = None\n\n\n'
-        'def upgrade() -> None:\n    raise RuntimeError("broken revision")\n\n\n'
+        f'import sqlalchemy as sa\nfrom alembic import op\n\nrevision = "9999"\ndown_revision = {head()!r}\n'
+        f"branch_labels = None\ndepends_on = None\n\n\ndef upgrade() -> None:\n    {upgrade}\n\n\n"
         "def downgrade() -> None:\n    pass\n"
     )
     monkeypatch.setattr(migrate, "MIGRATIONS", migrations)
-    with pytest.raises(RuntimeError, match="broken revision"):
+
+
+def test_a_failing_revision_fails_the_invocation(
+    empty_database: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_revision(tmp_path, monkeypatch, 'raise RuntimeError("broken revision")')
+    with pytest.raises(migrate.MigrationFailed, match=r"from revision None failed: RuntimeError"):
         migrate.handler({}, None)
+
+
+def test_the_invocation_result_names_no_row_value_but_the_function_log_has_the_error(
+    empty_database: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The result is what `make migrate-<stage>` prints into CI logs; a database's message can quote row values."""
+    row_value = "row-value-8e0c"
+    statement = f'op.get_bind().execute(sa.text("SELECT :value FROM missing_table"), dict(value="{row_value}"))'
+    add_revision(tmp_path, monkeypatch, statement)
+    with caplog.at_level(logging.ERROR, logger="migrate"), pytest.raises(migrate.MigrationFailed) as failure:
+        migrate.handler({}, None)
+    assert row_value not in str(failure.value) and "OperationalError" in str(failure.value)
+    assert failure.value.__cause__ is None and failure.value.__suppress_context__
+    assert "missing_table" in caplog.text
 
 
 def test_the_api_function_loads_no_migration_code_and_configures_no_logging() -> None:
