@@ -2,15 +2,20 @@
 the secret read from a real Secrets Manager API (moto), kept for the process, fetched again when MySQL refuses it,
 and errors that name the secret and the cause but never its value."""
 
+import asyncio
 import os
+import socket
+import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import aiomysql  # type: ignore[import-untyped]
+import botocore.session  # type: ignore[import-untyped]
 import pytest
 from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
 from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
+from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.credentials import Credentials  # type: ignore[import-untyped]
 from pydantic import SecretStr
 from pymysql.constants import ER  # type: ignore[import-untyped]
@@ -18,9 +23,9 @@ from sqlalchemy import URL, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.common.settings import get_settings
+from app.common.settings import get_settings, load_settings
 from app.database import mysql_connection, secrets
-from app.database.config import create_single_use_engine
+from app.database.config import connect_options, create_single_use_engine, database_url
 from app.database.secrets import (
     AwsCredentials,
     DatabaseLogin,
@@ -113,6 +118,90 @@ def test_the_endpoint_follows_the_region_and_the_sdk_override_variables(
     assert secrets_manager_endpoint(region, environ) == endpoint
 
 
+def botocore_regions() -> list[str]:
+    """Every region botocore knows for Secrets Manager in the commercial, China and GovCloud partitions."""
+    session = botocore.session.get_session()
+    return [
+        region
+        for partition in ("aws", "aws-cn", "aws-us-gov")
+        for region in session.get_available_regions("secretsmanager", partition_name=partition)
+    ]
+
+
+@pytest.mark.parametrize(("fips", "dualstack"), [(False, True), (True, False), (True, True), (False, False)])
+def test_the_endpoint_is_the_one_botocore_picks_with_fips_and_dualstack(fips: bool, dualstack: bool) -> None:
+    session = botocore.session.get_session()
+    config = Config(use_fips_endpoint=fips, use_dualstack_endpoint=dualstack)
+    environ = {"AWS_USE_FIPS_ENDPOINT": str(fips).lower(), "AWS_USE_DUALSTACK_ENDPOINT": str(dualstack).lower()}
+    disagreements = []
+    for region in botocore_regions():
+        client = session.create_client(
+            "secretsmanager", region, aws_access_key_id="a", aws_secret_access_key="b", config=config  # nosec B106
+        )
+        if secrets_manager_endpoint(region, environ) != client.meta.endpoint_url:
+            disagreements.append((region, client.meta.endpoint_url))
+    assert disagreements == []
+
+
+def plain_http_settings(environment: str, secret_arn: str) -> Any:
+    """Settings of the given stage whose secret lies behind a plain-http endpoint on another host."""
+    return load_settings(
+        environment=environment,
+        database_url=None,
+        db_host="db.internal",
+        db_secret_arn=secret_arn,
+        db_ssl_trust_any_server=True,
+        db_connect_timeout=2,
+    )
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+async def test_deployed_stages_refuse_a_plain_http_endpoint_off_loopback(
+    secrets: MotoSecretsManager, reconfigure: pytest.MonkeyPatch, environment: str
+) -> None:
+    reconfigure.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://secrets.internal.invalid:8080")
+    settings = plain_http_settings(environment, "db")
+    connect = connect_options(database_url(settings), settings)["async_creator_fn"]
+    with pytest.raises(SecretUnavailableError, match="plain http on a host that is not loopback"):
+        await connect(host="db.internal", user="app")
+
+
+async def test_local_runs_may_use_a_plain_http_endpoint_and_loopback_always_may(
+    secrets: MotoSecretsManager, reconfigure: pytest.MonkeyPatch
+) -> None:
+    arn = secrets.create({"password": SENTINEL})
+    # Loopback (moto) in a deployed stage: the fetch goes through.
+    assert (await SecretLogin(arn, timeout=5).current()).password == SENTINEL
+    # Another host in a local run: allowed, so the fetch is tried (and fails on the name, not on the rule).
+    reconfigure.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://secrets.internal.invalid:8080")
+    with pytest.raises(SecretUnavailableError) as raised:
+        await SecretLogin(arn, timeout=2, allow_plain_http=True).current()
+    assert "plain http" not in str(raised.value)
+
+
+async def test_one_deadline_bounds_the_whole_fetch_name_resolution_included(
+    secrets: MotoSecretsManager, reconfigure: pytest.MonkeyPatch
+) -> None:
+    """A resolver that never answers (it cannot be made to hang here for real, so getaddrinfo stands in)."""
+    released = threading.Event()
+    resolve = socket.getaddrinfo
+
+    def hanging_resolver(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "secrets.hanging.invalid":
+            released.wait(30)
+        return resolve(host, *args, **kwargs)
+
+    reconfigure.setattr(socket, "getaddrinfo", hanging_resolver)
+    reconfigure.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "https://secrets.hanging.invalid")
+    try:
+        # The caller's limit only keeps a regression from hanging the suite: the fetch's own deadline must come first.
+        async with asyncio.timeout(15):
+            with pytest.raises(SecretUnavailableError, match="within 1 s"):
+                await SecretLogin("db", timeout=1).current()
+    finally:
+        released.set()
+
+
 def test_an_rds_secret_is_read_from_secrets_manager(secrets: MotoSecretsManager) -> None:
     arn = secrets.create({"username": "app_user", "password": SENTINEL, "engine": "mysql", "port": 3306})
     login = parse_login(arn, get_secret_string(arn, timeout=5))
@@ -169,9 +258,9 @@ def count_fetches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     fetches: list[str] = []
     fetch = secrets.fetch_login
 
-    def counted(secret_id: str, timeout: float) -> DatabaseLogin:
+    def counted(secret_id: str, timeout: float, allow_plain_http: bool = False) -> DatabaseLogin:
         fetches.append(secret_id)
-        return fetch(secret_id, timeout)
+        return fetch(secret_id, timeout, allow_plain_http)
 
     monkeypatch.setattr(secrets, "fetch_login", counted)
     return fetches
@@ -187,9 +276,23 @@ async def test_the_login_is_fetched_once_and_again_only_after_a_refusal(
     assert await login.current() is first and len(fetches) == 1
     secrets.update(arn, {"username": "app", "password": "second"})
     second = await login.refresh(first)
-    assert second.password == "second" and len(fetches) == 2
+    assert second is not None and second.password == "second" and len(fetches) == 2
     # A second connection refused with the old login meanwhile takes the new one without fetching again.
     assert await login.refresh(first) is second and len(fetches) == 2
+
+
+async def test_a_login_refused_again_right_after_a_fetch_waits_before_fetching_again(
+    secrets: MotoSecretsManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    login = SecretLogin(secrets.create({"password": "revoked"}), timeout=5)
+    fetches = count_fetches(monkeypatch)
+    first = await login.current()
+    fetched = await login.refresh(first)
+    assert fetched is not None and len(fetches) == 2
+    # Refused again at once: nothing newer to try, and no fetch per request meanwhile.
+    assert await login.refresh(fetched) is None and await login.refresh(fetched) is None and len(fetches) == 2
+    monkeypatch.setattr("app.database.secrets.REFETCH_INTERVAL", 0.0)
+    assert await login.refresh(fetched) is not None and len(fetches) == 3
 
 
 def access_denied() -> aiomysql.OperationalError:

@@ -50,7 +50,11 @@ def connect_options(url: URL, settings: Settings) -> dict[str, Any]:
             # Also only now: the secret is read when the first connection opens, and kept with this engine.
             from app.database.secrets import SecretLogin
 
-            login = SecretLogin(settings.db_secret_arn, timeout=settings.db_connect_timeout)
+            login = SecretLogin(
+                settings.db_secret_arn,
+                timeout=settings.db_connect_timeout,
+                allow_plain_http=not settings.environment.is_deployed,
+            )
             options["async_creator_fn"] = partial(connect_mysql, secret_login=login)
     return options
 

@@ -77,7 +77,8 @@ async def connect_mysql(*, secret_login: "SecretLogin | None" = None, **argument
 
     With secret_login (DB_SECRET_ARN), the user name and password come from the secret. When MySQL refuses them
     (error 1045, e.g. the password was rotated since they were fetched), the secret is fetched again and the
-    connection tried once more; a second refusal is the caller's error.
+    connection tried once more; a second refusal is the caller's error, and so is a refusal that comes moments after
+    such a fetch (SecretLogin.refresh backs off).
     """
     if secret_login is None:
         return await open_connection(arguments)
@@ -87,8 +88,10 @@ async def connect_mysql(*, secret_login: "SecretLogin | None" = None, **argument
     except aiomysql.OperationalError as error:
         if not error.args or error.args[0] != ER.ACCESS_DENIED_ERROR:
             raise
-    login = await secret_login.refresh(login)
-    return await open_connection({**arguments, **login_arguments(login.username, login.password)})
+        fresh = await secret_login.refresh(login)
+        if fresh is None:  # the secret was fetched again only moments ago: the refusal stands
+            raise
+    return await open_connection({**arguments, **login_arguments(fresh.username, fresh.password)})
 
 
 def clear_text_refused(host: str) -> Exception:

@@ -5,7 +5,9 @@ Lambda runtime, not in the package) and making a client takes some 400 ms of the
 a few milliseconds plus the call itself (the template's docs/design-decisions.md has the figures). AWS credentials and
 region come from the variables Lambda sets (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION);
 AWS_ENDPOINT_URL_SECRETS_MANAGER (or AWS_ENDPOINT_URL), as the AWS SDKs read it, points the client elsewhere, e.g. at
-a VPC endpoint's DNS name or a local moto server (http:// is allowed for that).
+a VPC endpoint's DNS name or a local moto server; AWS_USE_FIPS_ENDPOINT and AWS_USE_DUALSTACK_ENDPOINT pick AWS's
+FIPS and dual-stack endpoints as the SDKs do. http:// is allowed only for a loopback address or in local and test
+runs: anywhere else the signed request (and the secret in the answer) would cross a network in clear.
 
 app/database/config.py imports this module only when it creates an engine with DB_SECRET_ARN set: starting the app
 (Lambda's cold start) never loads it. No error raised here carries the secret's value.
@@ -15,10 +17,12 @@ import asyncio
 import hashlib
 import hmac
 import http.client
+import ipaddress
 import json
 import logging
 import os
 import ssl
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +37,9 @@ SERVICE = "secretsmanager"
 TARGET = "secretsmanager.GetSecretValue"
 CONTENT_TYPE = "application/x-amz-json-1.1"
 ALGORITHM = "AWS4-HMAC-SHA256"
+# Seconds after a fetch that MySQL refused anyway before the next refusal may fetch again: a login that keeps failing
+# (a revoked user, a rotation half done) must not cost a Secrets Manager call on every request.
+REFETCH_INTERVAL = 5.0
 
 
 class SecretUnavailableError(DatabaseUnavailableError):
@@ -133,19 +140,41 @@ def sign_request(
 
 
 def secrets_manager_endpoint(region: str, environ: Mapping[str, str]) -> str:
-    """The endpoint URL: the SDKs' override variables first, else the region's public endpoint (China's regions
-    are in their own partition, amazonaws.com.cn)."""
+    """The endpoint URL: the SDKs' override variables first, else the region's endpoint, FIPS and dual-stack as
+    AWS_USE_FIPS_ENDPOINT and AWS_USE_DUALSTACK_ENDPOINT ask (China's regions are in their own partition)."""
     override = environ.get("AWS_ENDPOINT_URL_SECRETS_MANAGER") or environ.get("AWS_ENDPOINT_URL")
     if override:
         return override.rstrip("/")
-    domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-    return f"https://{SERVICE}.{region}.{domain}"
+    china = region.startswith("cn-")
+    if environ.get("AWS_USE_DUALSTACK_ENDPOINT", "").strip().lower() == "true":
+        domain = "api.amazonwebservices.com.cn" if china else "api.aws"
+    else:
+        domain = "amazonaws.com.cn" if china else "amazonaws.com"
+    fips = "-fips" if environ.get("AWS_USE_FIPS_ENDPOINT", "").strip().lower() == "true" else ""
+    return f"https://{SERVICE}{fips}.{region}.{domain}"
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses: a request there never leaves the machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def get_secret_string(
-    secret_id: str, *, timeout: float, environ: Mapping[str, str] | None = None, now: datetime | None = None
+    secret_id: str,
+    *,
+    timeout: float,
+    environ: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+    allow_plain_http: bool = False,
 ) -> str:
-    """The secret's current SecretString (blocking; run it in a thread from async code)."""
+    """The secret's current SecretString (blocking; run it in a thread from async code). timeout bounds each network
+    step; SecretLogin bounds the whole fetch, name resolution included. allow_plain_http: an http:// endpoint on
+    another host than loopback is acceptable (local and test runs)."""
     environ = os.environ if environ is None else environ
     region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
     if not region:
@@ -160,6 +189,11 @@ def get_secret_string(
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise SecretUnavailableError(f"cannot read secret {secret_id!r}: endpoint {endpoint!r} is not an http(s) URL")
+    if parts.scheme == "http" and not allow_plain_http and not is_loopback(parts.hostname):
+        raise SecretUnavailableError(
+            f"cannot read secret {secret_id!r}: endpoint {endpoint!r} is plain http on a host that is not loopback; "
+            "deployed stages need https"
+        )
     body = json.dumps({"SecretId": secret_id}).encode()
     headers = sign_request(
         method="POST",
@@ -222,19 +256,22 @@ def parse_login(secret_id: str, secret_string: str) -> DatabaseLogin:
     return DatabaseLogin(username, value["password"])
 
 
-def fetch_login(secret_id: str, timeout: float) -> DatabaseLogin:
+def fetch_login(secret_id: str, timeout: float, allow_plain_http: bool = False) -> DatabaseLogin:
     """The login the secret holds now (blocking)."""
-    return parse_login(secret_id, get_secret_string(secret_id, timeout=timeout))
+    return parse_login(secret_id, get_secret_string(secret_id, timeout=timeout, allow_plain_http=allow_plain_http))
 
 
 class SecretLogin:
     """The database login from one secret, fetched when first needed and kept for the life of the process (a Lambda
-    container's); refresh() fetches it again when MySQL refused it, so a rotated password needs no restart."""
+    container's); refresh() fetches it again when MySQL refused it, so a rotated password needs no restart. Each
+    fetch, name resolution included, ends within timeout seconds."""
 
-    def __init__(self, secret_id: str, timeout: float) -> None:
+    def __init__(self, secret_id: str, timeout: float, allow_plain_http: bool = False) -> None:
         self.secret_id = secret_id
         self.timeout = timeout
+        self.allow_plain_http = allow_plain_http
         self._login: DatabaseLogin | None = None
+        self._refreshed_at: float | None = None
 
     async def current(self) -> DatabaseLogin:
         """The cached login, fetched on first use."""
@@ -242,13 +279,26 @@ class SecretLogin:
             self._login = await self._fetch()
         return self._login
 
-    async def refresh(self, refused: DatabaseLogin) -> DatabaseLogin:
-        """A fresh login after `refused` was refused; when another connection already fetched one since, that one."""
-        if self._login is None or self._login is refused:
-            logger.warning("MySQL refused the login from secret %r: fetching the secret again", self.secret_id)
-            self._login = await self._fetch()
+    async def refresh(self, refused: DatabaseLogin) -> DatabaseLogin | None:
+        """A newer login than `refused`, which MySQL refused: one another connection fetched since, or a fresh fetch.
+        None when the last fetch after a refusal is less than REFETCH_INTERVAL seconds old: nothing newer yet."""
+        if self._login is not None and self._login is not refused:
+            return self._login
+        if self._refreshed_at is not None and time.monotonic() - self._refreshed_at < REFETCH_INTERVAL:
+            return None
+        logger.warning("MySQL refused the login from secret %r: fetching the secret again", self.secret_id)
+        self._refreshed_at = time.monotonic()
+        self._login = await self._fetch()
         return self._login
 
     async def _fetch(self) -> DatabaseLogin:
-        # http.client blocks: in a thread, so that the event loop keeps serving other requests meanwhile.
-        return await asyncio.to_thread(fetch_login, self.secret_id, self.timeout)
+        # http.client blocks: in a thread, so that the event loop keeps serving other requests meanwhile. Its timeout
+        # bounds each socket operation but not name resolution, hence the deadline around the whole fetch (a thread
+        # stuck in getaddrinfo finishes on its own; the request does not wait for it).
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await asyncio.to_thread(fetch_login, self.secret_id, self.timeout, self.allow_plain_http)
+        except TimeoutError:
+            raise SecretUnavailableError(
+                f"cannot read secret {self.secret_id!r}: no answer from Secrets Manager within {self.timeout} s"
+            ) from None
