@@ -1,13 +1,17 @@
 """The example module end to end over HTTP: create, list, get, validation and 404s in the common error shape."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from httpx import AsyncClient
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common import messages
-from app.database.constant import MAX_ID, MAX_OFFSET
+from app.database.constant import MAX_ID
 from app.module.challenge import messages as challenge_messages
+from app.module.challenge.models import Challenge
 
 pytestmark = pytest.mark.anyio
 
@@ -26,17 +30,50 @@ async def test_create_then_get_and_list(client: AsyncClient) -> None:
 
     listed = await client.get("/challenges")
     assert listed.status_code == 200
-    assert [item["id"] for item in listed.json()] == [body["id"]]
+    assert listed.json() == {"items": [body], "next_after_id": None}
 
 
-async def test_list_pages_in_id_order(client: AsyncClient) -> None:
-    ids = [(await client.post("/challenges", json={"title": f"challenge {n}"})).json()["id"] for n in range(3)]
-    page = await client.get("/challenges", params={"limit": 2, "offset": 1})
-    assert [item["id"] for item in page.json()] == ids[1:3]
+async def pages(client: AsyncClient, limit: int) -> list[tuple[list[int], int | None]]:
+    """Every page of the list from the first on, following next_after_id: (ids, next_after_id) each."""
+    found: list[tuple[list[int], int | None]] = []
+    after_id: int | None = 0
+    while after_id is not None:
+        page = (await client.get("/challenges", params={"limit": limit, "after_id": after_id})).json()
+        found.append(([item["id"] for item in page["items"]], page["next_after_id"]))
+        after_id = page["next_after_id"]
+    return found
+
+
+async def test_list_pages_follow_next_after_id_in_id_order(client: AsyncClient) -> None:
+    ids = [(await client.post("/challenges", json={"title": f"challenge {n}"})).json()["id"] for n in range(5)]
+    assert await pages(client, limit=2) == [(ids[0:2], ids[1]), (ids[2:4], ids[3]), (ids[4:], None)]
+    # A last page that is exactly full says so: no empty page after it.
+    assert await pages(client, limit=5) == [(ids, None)]
+
+
+async def test_a_deep_page_skips_no_rows_in_the_database(client: AsyncClient, db_session: AsyncSession) -> None:
+    """Keyset pagination: the statement starts at the id, it never reads and drops the rows before it (an OFFSET
+    above 0; SQLite's compiler writes OFFSET 0 with every LIMIT)."""
+    executed: list[tuple[str, Any]] = []
+
+    def record(connection: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        executed.append((statement, parameters))
+
+    # The connection the client's requests share with this test (conftest.py), so every statement they run.
+    connection = db_session.get_bind()
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        assert (await client.get("/challenges", params={"after_id": MAX_ID})).json()["items"] == []
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+    table = Challenge.__tablename__
+    ((statement, parameters),) = [(sql, values) for sql, values in executed if f"FROM {table}" in sql]
+    assert f"{table}.id >" in statement and MAX_ID in parameters
+    assert "OFFSET" not in statement or parameters[-1] == 0, (statement, parameters)
 
 
 async def test_each_test_starts_with_an_empty_table(client: AsyncClient) -> None:
-    assert (await client.get("/challenges")).json() == []
+    assert (await client.get("/challenges")).json()["items"] == []
 
 
 async def test_unknown_challenge_is_a_404_in_the_common_shape(client: AsyncClient) -> None:
@@ -119,11 +156,11 @@ async def test_created_at_is_utc_with_an_explicit_offset(client: AsyncClient) ->
     assert (await client.get(f"/challenges/{body['id']}")).json()["created_at"] == body["created_at"]
 
 
-async def test_ids_and_offsets_work_up_to_the_column_limit_and_are_a_422_beyond(client: AsyncClient) -> None:
+async def test_ids_and_page_starts_work_up_to_the_column_limit_and_are_a_422_beyond(client: AsyncClient) -> None:
     assert (await client.get(f"/challenges/{MAX_ID}")).status_code == 404
     assert (await client.get(f"/challenges/{MAX_ID + 1}")).status_code == 422
-    assert (await client.get("/challenges", params={"offset": MAX_OFFSET})).json() == []
-    assert (await client.get("/challenges", params={"offset": MAX_OFFSET + 1})).status_code == 422
+    assert (await client.get("/challenges", params={"after_id": MAX_ID})).json()["items"] == []
+    assert (await client.get("/challenges", params={"after_id": MAX_ID + 1})).status_code == 422
 
 
 async def test_a_wrong_method_lists_every_method_of_the_path(client: AsyncClient) -> None:

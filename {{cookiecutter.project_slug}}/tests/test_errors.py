@@ -108,11 +108,11 @@ async def test_an_unexpected_exception_is_a_500_in_the_error_model(
         ("POST", "/challenges", {"content": b'{"title": "\xff"}'}, 400, "POST /challenges"),
         ("POST", "/challenges", {"json": {"title": ""}}, 422, "POST /challenges"),
         ("GET", "/challenges/2147483648", {}, 422, "GET /challenges/{challenge_id}"),
-        ("GET", "/challenges", {"params": {"offset": 2**63}}, 422, "GET /challenges"),
+        ("GET", "/challenges", {"params": {"after_id": 2**63}}, 422, "GET /challenges"),
         ("GET", "/challenges/999999", {}, 404, "GET /challenges/{challenge_id}"),
         ("PATCH", "/challenges", {}, 405, None),
     ],
-    ids=["unreadable-body", "blank-title", "id-beyond-int", "offset-beyond-int", "unknown-id", "wrong-method"],
+    ids=["unreadable-body", "blank-title", "id-beyond-int", "page-start-beyond-int", "unknown-id", "wrong-method"],
 )
 async def test_each_error_of_the_example_module_is_documented_and_in_the_error_model(
     client: AsyncClient,

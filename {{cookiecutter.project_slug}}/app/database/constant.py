@@ -15,5 +15,3 @@ MYSQL_CHARSET = "utf8mb4"
 # The largest id an Integer primary key holds (MySQL's signed INT). Ids in paths are bounded by it, so a larger
 # number is a 422 the schema announces, not a driver overflow (a 500).
 MAX_ID = 2_147_483_647
-# A page never starts past the last possible row, and SQLite refuses integers beyond 64 bits.
-MAX_OFFSET = MAX_ID

@@ -1,12 +1,11 @@
 """HTTP routes for challenges."""
 
-from collections.abc import Sequence
-from typing import Annotated
+from typing import Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
-from app.database.constant import MAX_OFFSET
 from app.database.dependency import SessionDep
+from app.database.pagination import DEFAULT_PAGE_SIZE, AfterId, Page, PageSize, page_of
 from app.module.challenge import service
 from app.module.challenge.dependencies import ChallengeDep
 from app.module.challenge.models import Challenge
@@ -21,14 +20,14 @@ async def create_challenge(data: ChallengeCreate, session: SessionDep) -> Challe
     return await service.create_challenge(session, data)
 
 
-@router.get("", response_model=list[ChallengeRead])
+@router.get("", response_model=Page[ChallengeRead])
 async def list_challenges(
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-) -> Sequence[Challenge]:
-    """List challenges, oldest first."""
-    return await service.list_challenges(session, limit, offset)
+    limit: PageSize = DEFAULT_PAGE_SIZE,
+    after_id: AfterId = 0,
+) -> dict[str, Any]:
+    """List challenges, oldest first, one page at a time (app/database/pagination.py)."""
+    return page_of(await service.list_challenges(session, limit, after_id), limit)
 
 
 @router.get("/{challenge_id}", response_model=ChallengeRead)

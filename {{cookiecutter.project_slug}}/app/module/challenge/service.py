@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.database.pagination import keyset_page
 from app.module.challenge.exceptions import ChallengeNotFoundError
 from app.module.challenge.models import Challenge
 from app.module.challenge.schemas import ChallengeCreate
@@ -19,9 +20,9 @@ async def create_challenge(session: AsyncSession, data: ChallengeCreate) -> Chal
     return challenge
 
 
-async def list_challenges(session: AsyncSession, limit: int, offset: int) -> Sequence[Challenge]:
-    """Challenges in id order, one page at a time."""
-    result = await session.scalars(select(Challenge).order_by(Challenge.id).limit(limit).offset(offset))
+async def list_challenges(session: AsyncSession, limit: int, after_id: int) -> Sequence[Challenge]:
+    """Challenges with an id above after_id, in id order: up to limit, and one more if another page follows."""
+    result = await session.scalars(keyset_page(select(Challenge), Challenge.id, limit, after_id))
     return result.all()
 
 
