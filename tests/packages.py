@@ -51,9 +51,12 @@ def build_package(
     the bake's own architecture or, with override, for `architecture` through LAMBDA_ARCHITECTURE; for the bake's
     default stage or `stage`, with PACKAGE_ENV plus env as the deploying shell."""
     require_commands("npm", "make", install_hint="apt-get install nodejs npm make")
+    # A workstation unless env says otherwise, also when these tests run in GitHub Actions (where serverless.yml
+    # requires the roles of infra/ci-access.yml).
+    shell = {"GITHUB_ACTIONS": "", **(env or {})}
     try:
         python = find_python(python_version)
-        zip_path = package_offline(project, python, architecture if override else None, stage, env)
+        zip_path = package_offline(project, python, architecture if override else None, stage, shell)
     except HarnessError as error:
         pytest.fail(str(error), pytrace=False)
     return Package(project / "infra", zip_path, python, python_version, architecture)
@@ -62,7 +65,8 @@ def build_package(
 # What CI passes from the outputs of infra/ci-access.yml (placeholders: nothing reaches AWS).
 CI_ACCESS_ENV = {
     "AWS_CLOUDFORMATION_ROLE_ARN": "arn:aws:iam::123456789012:role/ci-cloudformation",
-    "AWS_PERMISSIONS_BOUNDARY_ARN": "arn:aws:iam::123456789012:policy/ci-boundary",
+    "AWS_API_ROLE_ARN": "arn:aws:iam::123456789012:role/ci-access-ApiFunctionRole-AbCdEf",
+    "AWS_MIGRATION_ROLE_ARN": "arn:aws:iam::123456789012:role/ci-access-MigrationFunctionRole-AbCdEf",
     "SERVERLESS_DEPLOYMENT_BUCKET": "ci-artifacts",
 }
 SECRET_ARN = PACKAGE_ENV["DB_SECRET_ARN"]
@@ -75,8 +79,8 @@ SENTINEL = "SENTINEL-9f3a"
 SECRET_INPUTS = ("DB_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "SERVERLESS_ACCESS_KEY")
 # The prod deployment as CI makes it, minus the artifacts bucket, so that the framework's own bucket is checked too.
 PROD_ENV = {
-    "AWS_CLOUDFORMATION_ROLE_ARN": CI_ACCESS_ENV["AWS_CLOUDFORMATION_ROLE_ARN"],
-    "AWS_PERMISSIONS_BOUNDARY_ARN": CI_ACCESS_ENV["AWS_PERMISSIONS_BOUNDARY_ARN"],
+    "GITHUB_ACTIONS": "true",
+    **{name: value for name, value in CI_ACCESS_ENV.items() if name != "SERVERLESS_DEPLOYMENT_BUCKET"},
     "VPC_SUBNET_IDS": " , ".join(SUBNETS),
     "VPC_SECURITY_GROUP_IDS": ",".join(SECURITY_GROUPS),
     "DB_MIGRATION_SECRET_ARN": MIGRATION_SECRET_ARN,

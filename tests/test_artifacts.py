@@ -72,11 +72,11 @@ def test_template_updates_come_as_a_pull_request_instead_of_a_drift_report(proje
     assert "template-drift" not in load_workflow(project, "ci.yml")["jobs"]
     workflow = load_workflow(project, "template-update.yml")
     assert set(workflow["on"]) == {"schedule", "workflow_dispatch"}
-    runs = [step.get("run", "") for step in workflow["jobs"]["update"]["steps"]]
-    assert [run for run in runs if "template_update.sh" in run] == [
-        "bash scripts/template_update.sh apply",
-        "bash scripts/template_update.sh propose",
-    ]
+    runs = {job_id: [step["run"] for step in job["steps"] if "run" in step] for job_id, job in workflow["jobs"].items()}
+    assert runs == {
+        "apply": ['bash scripts/template_update.sh apply "$RUNNER_TEMP/template-update"'],
+        "pull-request": ['bash scripts/template_update.sh propose "$RUNNER_TEMP/template-update"'],
+    }
 
 
 def test_deploy_tests_deploys_migrates_with_rollback_then_releases_in_its_own_job(project: Path) -> None:

@@ -7,8 +7,9 @@ deploy-time override, LAMBDA_ARCHITECTURE; the osls bake through the answer), an
 more for the other architecture, whose zip is checked but never run.
 
 What a production deployment gets: the default bake packaged for prod as CI would, with a VPC, a KMS key, a
-migration secret and the permissions boundary, and a sentinel in every secret the deploying shell holds (none of
-which may reach .serverless/); its IAM statements, network, limits and logs, checked against cfn-lint and checkov. The
+migration secret and the roles of infra/ci-access.yml (whose exact statements are read from that stack), and a
+sentinel in every secret the deploying shell holds (none of which may reach .serverless/); its role references,
+network, limits and logs, checked against cfn-lint and checkov. The
 environment-variable mode (db_credentials=environment) is packaged too. Packaging runs once per session for each
 package; the Makefile's and deploy-settings.js's refusals run without packaging."""
 
@@ -299,7 +300,7 @@ def osls_print(package: Package, **env: str) -> subprocess.CompletedProcess[str]
     """`sls print --stage prod` of the package's serverless.yml, with the deploying shell's settings (none of CI's,
     no VPC) plus env."""
     base = project_env(PYTHON_BIN=package.python, **PACKAGE_ENV)
-    for name in ("VPC_SUBNET_IDS", "VPC_SECURITY_GROUP_IDS", *CI_ACCESS_ENV):
+    for name in ("VPC_SUBNET_IDS", "VPC_SECURITY_GROUP_IDS", "GITHUB_ACTIONS", *CI_ACCESS_ENV):
         base.pop(name, None)
     command = ["npx", "osls", "print", "--stage", "prod"]
     return subprocess.run(command, cwd=package.infra, env={**base, **env}, capture_output=True, text=True, check=False)
@@ -314,29 +315,76 @@ def resolved_config(package: Package, **env: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("ci", [False, True], ids=["workstation", "ci"])
-def test_ci_deploys_through_the_service_role_with_its_bucket_and_boundary(runnable_package: Package, ci: bool) -> None:
+def test_ci_deploys_through_the_service_role_with_its_bucket_and_roles(runnable_package: Package, ci: bool) -> None:
     """CloudFormation acts through the service role (osls passes it as RoleARN of every stack operation), packages go
-    to the named bucket, the function's role carries the boundary; unset, Serverless's defaults apply."""
-    provider = resolved_config(runnable_package, **(CI_ACCESS_ENV if ci else {}))["provider"]
+    to the named bucket, the functions run with ci-access.yml's roles; unset, Serverless's defaults apply and this
+    stack creates the roles."""
+    config = resolved_config(runnable_package, **(CI_ACCESS_ENV if ci else {}))
+    provider = config["provider"]
     expected = CI_ACCESS_ENV if ci else dict.fromkeys(CI_ACCESS_ENV)
     assert provider["iam"]["deploymentRole"] == expected["AWS_CLOUDFORMATION_ROLE_ARN"]
-    assert provider["iam"]["role"]["permissionsBoundary"] == expected["AWS_PERMISSIONS_BOUNDARY_ARN"]
     assert provider["deploymentBucketObject"]["name"] == expected["SERVERLESS_DEPLOYMENT_BUCKET"]
+    if ci:
+        assert provider["iam"]["role"] == CI_ACCESS_ENV["AWS_API_ROLE_ARN"]
+        assert config["functions"]["migrate"]["role"] == CI_ACCESS_ENV["AWS_MIGRATION_ROLE_ARN"]
+        assert config["resources"]["Resources"] == {}
+    else:
+        assert set(provider["iam"]["role"]) == {"statements"}
+        assert config["functions"]["migrate"]["role"] == "MigrationRole"
+        assert set(config["resources"]["Resources"]) == {"MigrationRole"}
+
+
+@pytest.mark.xdist_group("package-v4")
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"GITHUB_ACTIONS": "true"},
+            "AWS_API_ROLE_ARN and AWS_MIGRATION_ROLE_ARN are empty: CI deploys through a CloudFormation service role "
+            "that cannot create roles, so the functions need the roles of the infra/ci-access.yml stack",
+        ),
+        (
+            {"AWS_API_ROLE_ARN": CI_ACCESS_ENV["AWS_API_ROLE_ARN"]},
+            "AWS_API_ROLE_ARN is set but AWS_MIGRATION_ROLE_ARN is empty: set both",
+        ),
+        (
+            {"GITHUB_ACTIONS": "true", "AWS_MIGRATION_ROLE_ARN": CI_ACCESS_ENV["AWS_MIGRATION_ROLE_ARN"]},
+            "AWS_MIGRATION_ROLE_ARN is set but AWS_API_ROLE_ARN is empty",
+        ),
+        (
+            {"AWS_API_ROLE_ARN": "ci-api", "AWS_MIGRATION_ROLE_ARN": CI_ACCESS_ENV["AWS_MIGRATION_ROLE_ARN"]},
+            "AWS_API_ROLE_ARN must be a role's ARN (arn:aws:iam::ACCOUNT:role/NAME)",
+        ),
+    ],
+    ids=["ci-without-roles", "api-role-only", "migration-role-only", "not-an-arn"],
+)
+def test_ci_refuses_to_deploy_without_the_roles_of_ci_access(
+    v4_package: Package, env: dict[str, str], message: str
+) -> None:
+    """In GitHub Actions the functions must run with ci-access.yml's roles, since the service role
+    creates none; a half-given pair is refused anywhere, naming the missing variable."""
+    result = osls_print(v4_package, **env)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
 
 
 @pytest.mark.xdist_group("package-osls")
-def test_the_packaged_template_for_ci_uses_the_bucket_and_the_boundary(osls_package: Package, tmp_path: Path) -> None:
-    """What CloudFormation receives from CI: no bucket of its own, the code in the named bucket, the boundary on both
-    functions' roles. (Runs last of the osls package's tests: packaging again empties its .serverless/.)"""
-    env = {**project_env(PYTHON_BIN=osls_package.python, **PACKAGE_ENV), **CI_ACCESS_ENV}
+def test_the_packaged_template_for_ci_uses_the_bucket_and_ci_access_roles(
+    osls_package: Package, tmp_path: Path
+) -> None:
+    """What CloudFormation receives from CI: no bucket and no IAM role of its own, the code in the named bucket, each
+    function on its ci-access.yml role by ARN. (Runs last of the osls package's tests: packaging again empties its
+    .serverless/.)"""
+    env = {**project_env(PYTHON_BIN=osls_package.python, **PACKAGE_ENV), **CI_ACCESS_ENV, "GITHUB_ACTIONS": "true"}
     run(["npx", "osls", "package", "--stage", "prod", "--package", str(tmp_path)], osls_package.infra, env, 900)
     template = json.loads((tmp_path / "cloudformation-template-update-stack.json").read_text())
     resources = template["Resources"]
     assert not [name for name, resource in resources.items() if resource["Type"] == "AWS::S3::Bucket"]
+    assert not [name for name, resource in resources.items() if resource["Type"].startswith("AWS::IAM::")]
     functions = [resource for resource in resources.values() if resource["Type"] == "AWS::Lambda::Function"]
     assert [function["Properties"]["Code"]["S3Bucket"] for function in functions] == ["ci-artifacts"] * 2
-    for role in ("IamRoleLambdaExecution", "MigrationRole"):
-        assert resources[role]["Properties"]["PermissionsBoundary"] == CI_ACCESS_ENV["AWS_PERMISSIONS_BOUNDARY_ARN"]
+    roles = [CI_ACCESS_ENV["AWS_API_ROLE_ARN"], CI_ACCESS_ENV["AWS_MIGRATION_ROLE_ARN"]]
+    assert [function["Properties"]["Role"] for function in functions] == roles
 
 
 # What a production deployment gets, read from the packaged CloudFormation.
@@ -399,71 +447,206 @@ def assert_framework_log_statements(statements: list[dict[str, Any]], slug: str,
         assert all(f":log-group:/aws/lambda/{slug}-{stage}*:" in entry["Fn::Sub"] for entry in statement["Resource"])
 
 
-# (package, stage, KMS key given, migration secret, VPC, permissions boundary)
+# (package, stage, KMS key given, migration secret, VPC)
 DEPLOYMENTS = [
-    pytest.param("v4", "dev", False, SECRET_ARN, False, None, marks=pytest.mark.xdist_group("package-v4")),
-    pytest.param(
-        "prod",
-        "prod",
-        True,
-        MIGRATION_SECRET_ARN,
-        True,
-        CI_ACCESS_ENV["AWS_PERMISSIONS_BOUNDARY_ARN"],
-        marks=pytest.mark.xdist_group(PROD_GROUP),
-    ),
+    pytest.param("v4", "dev", False, SECRET_ARN, False, marks=pytest.mark.xdist_group("package-v4")),
+    pytest.param("prod", "prod", True, MIGRATION_SECRET_ARN, True, marks=pytest.mark.xdist_group(PROD_GROUP)),
 ]
-DEPLOYMENT_NAMES = "name, stage, kms, migration_secret, vpc, boundary"
+DEPLOYMENT_NAMES = "name, stage, kms, migration_secret, vpc"
 
 
-@pytest.mark.parametrize(DEPLOYMENT_NAMES, DEPLOYMENTS)
-def test_each_role_may_read_exactly_its_secret(
-    request: pytest.FixtureRequest,
-    name: str,
-    stage: str,
-    kms: bool,
-    migration_secret: str,
-    vpc: bool,
-    boundary: str | None,
-) -> None:
-    """The API role reads DB_SECRET_ARN (and decrypts with the KMS key only through Secrets Manager, when one is
-    given); MigrationRole writes its own log group and reads its own secret (DB_MIGRATION_SECRET_ARN, or else
-    DB_SECRET_ARN), with the VPC policy only in a VPC and the boundary only when CI gives one. The environments name
-    the secrets, never a password."""
-    package: Package = request.getfixturevalue(f"{name}_package")
-    resources = packaged_template(package)["Resources"]
+@pytest.mark.xdist_group("package-v4")
+def test_each_role_may_read_exactly_its_secret(v4_package: Package) -> None:
+    """A workstation deploy (no ci-access.yml roles given), where this stack creates the roles: the API role reads
+    DB_SECRET_ARN; MigrationRole writes its own log group and reads its own secret (DB_MIGRATION_SECRET_ARN, or else
+    DB_SECRET_ARN), with the VPC policy only in a VPC. The environments name the secrets, never a password."""
+    resources = packaged_template(v4_package)["Resources"]
     api_statements = role_statements(resources, "IamRoleLambdaExecution")
-    assert_framework_log_statements(api_statements[:2], package.infra.parent.name, stage)
-    assert api_statements[2:] == expected_api_statements(kms)
+    assert_framework_log_statements(api_statements[:2], v4_package.infra.parent.name, "dev")
+    assert api_statements[2:] == expected_api_statements(kms=False)
     migration = resources["MigrationRole"]["Properties"]
-    assert role_statements(resources, "MigrationRole") == expected_migration_statements(migration_secret, kms)
-    assert migration["ManagedPolicyArns"] == ([{"Fn::Sub": VPC_ACCESS_POLICY}] if vpc else NO_VALUE)
-    assert migration["PermissionsBoundary"] == (boundary or NO_VALUE)
-    assert resources["IamRoleLambdaExecution"]["Properties"].get("PermissionsBoundary") == boundary
+    assert role_statements(resources, "MigrationRole") == expected_migration_statements(SECRET_ARN, kms=False)
+    assert migration["ManagedPolicyArns"] == NO_VALUE
+    assert "PermissionsBoundary" not in migration
+    assert "PermissionsBoundary" not in resources["IamRoleLambdaExecution"]["Properties"]
     functions = function_properties(resources)
     assert functions["migrate"]["Role"] == {"Fn::GetAtt": ["MigrationRole", "Arn"]}
     environments = {name: properties["Environment"]["Variables"] for name, properties in functions.items()}
-    assert [environment["DB_SECRET_ARN"] for environment in environments.values()] == [SECRET_ARN, migration_secret]
+    assert [environment["DB_SECRET_ARN"] for environment in environments.values()] == [SECRET_ARN, SECRET_ARN]
+    assert [name for name, environment in environments.items() if "DB_PASSWORD" in environment] == []
+    assert [environment["DB_SSL_CA"] for environment in environments.values()] == [str(CA_BUNDLE)] * 2
+
+
+# The pseudo parameters CloudFormation fills in, for evaluating ci-access.yml as a stack in the test account.
+PSEUDO_PARAMETERS = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "ap-northeast-2",
+    "AWS::AccountId": "123456789012",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+NO_VALUE_MARK = object()
+
+
+def evaluated(template: Mapping[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
+    """The template's Resources as CloudFormation would create them with these parameters: Ref of a parameter or
+    pseudo parameter, conditions, Fn::If (AWS::NoValue removes the item), Fn::Sub, Fn::Select, Fn::Split and Fn::Join
+    resolved; references to resources (Ref, Fn::GetAtt, ${Resource.Arn}) left as written."""
+    declared = {name: spec.get("Default") for name, spec in template["Parameters"].items()}
+    values = {**declared, **parameters, **PSEUDO_PARAMETERS}
+    conditions: dict[str, bool] = {}
+
+    def condition(name: str) -> bool:
+        if name not in conditions:
+            conditions[name] = bool(resolve(template["Conditions"][name]))
+        return conditions[name]
+
+    def substitute(text: str, names: Mapping[str, Any]) -> str:
+        return re.sub(r"\$\{([^}]+)\}", lambda m: str({**values, **names}.get(m[1], m[0])), text)
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, list):
+            return [item for item in map(resolve, node) if item is not NO_VALUE_MARK]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            ((key, argument),) = node.items()
+            if key == "Ref":
+                return NO_VALUE_MARK if argument == "AWS::NoValue" else values.get(argument, {"Ref": argument})
+            if key == "Fn::If":
+                return resolve(argument[1] if condition(argument[0]) else argument[2])
+            if key == "Fn::Equals":
+                first, second = resolve(argument)
+                return first == second
+            if key == "Fn::Not":
+                return not resolve(argument[0])
+            if key == "Fn::Select":
+                index, items = resolve(argument)
+                return items[int(index)]
+            if key == "Fn::Split":
+                return str(resolve(argument[1])).split(argument[0])
+            if key == "Fn::Join":
+                return argument[0].join(resolve(argument[1]))
+            if key == "Fn::Sub":
+                return substitute(argument, {}) if isinstance(argument, str) else substitute(*resolve(argument))
+        return {
+            key: value
+            for key, value in ((key, resolve(value)) for key, value in node.items())
+            if value is not NO_VALUE_MARK
+        }
+
+    return resolve(dict(template["Resources"]))  # type: ignore[no-any-return]
+
+
+def ci_access_template(project: Path) -> dict[str, Any]:
+    template: dict[str, Any] = cfn_yaml.loads((project / "infra" / "ci-access.yml").read_text())
+    return template
+
+
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}},
+        }
+    ],
+}
+VPC_ACCESS_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+
+
+def ci_role_statements(slug: str, function: str, secret_arn: str, kms: bool) -> list[dict[str, Any]]:
+    """What ci-access.yml's role of one function allows in the prod stage: its own log group, exactly its secret, and
+    that secret's key only through Secrets Manager when a key is given."""
+    log_group = f"arn:aws:logs:ap-northeast-2:123456789012:log-group:/aws/lambda/{slug}-prod-{function}:*"
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "OwnLogGroup",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": log_group,
+        },
+        {"Sid": "DatabaseSecret", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn},
+    ]
+    if kms:
+        key = kms_statement(secret_arn, "kms:Decrypt")
+        key["Condition"]["StringEquals"]["kms:ViaService"] = "secretsmanager.ap-northeast-2.amazonaws.com"
+        statements.append({"Sid": "DatabaseSecretKey", **key})
+    return statements
+
+
+@pytest.mark.parametrize(
+    ("settings", "migration_secret", "kms", "vpc"),
+    [
+        (
+            {
+                "MigrationSecretArn": MIGRATION_SECRET_ARN,
+                "SecretKmsKeyArn": KMS_KEY_ARN,
+                "FunctionsInVpc": "true",
+            },
+            MIGRATION_SECRET_ARN,
+            True,
+            True,
+        ),
+        ({}, SECRET_ARN, False, False),
+    ],
+    ids=["prod-settings", "defaults"],
+)
+def test_ci_access_roles_may_read_exactly_their_secrets(
+    default_project: Path, settings: dict[str, str], migration_secret: str, kms: bool, vpc: bool
+) -> None:
+    """The functions' roles CI deploys with are ci-access.yml's, created by the administrator, with
+    exactly the statements a workstation deploy's roles get: trusted by Lambda for this account only, each its own
+    log group, its own secret (the migration's, or else DB_SECRET_ARN) and its key through Secrets Manager, and the
+    VPC policy only with FunctionsInVpc."""
+    slug = default_project.name
+    resources = evaluated(ci_access_template(default_project), {"DatabaseSecretArn": SECRET_ARN, **settings})
+    roles = {name: resources[name]["Properties"] for name in ("ApiFunctionRole", "MigrationFunctionRole")}
+    expected = {
+        "ApiFunctionRole": ci_role_statements(slug, "api", SECRET_ARN, kms),
+        "MigrationFunctionRole": ci_role_statements(slug, "migrate", migration_secret, kms),
+    }
+    for name, role in roles.items():
+        (policy,) = role["Policies"]
+        assert policy["PolicyDocument"]["Statement"] == expected[name], name
+        assert role["AssumeRolePolicyDocument"] == LAMBDA_TRUST
+        assert role.get("ManagedPolicyArns") == ([VPC_ACCESS_POLICY_ARN] if vpc else None)
+        assert set(role) == {
+            "Description",
+            "AssumeRolePolicyDocument",
+            "Policies",
+            *(["ManagedPolicyArns"] if vpc else []),
+        }
+
+
+@pytest.mark.xdist_group(PROD_GROUP)
+def test_the_prod_package_runs_with_the_ci_access_roles(prod_package: Package) -> None:
+    """The packaged prod template, as CI builds it, creates no IAM resource: each function names its ci-access.yml
+    role by ARN. The environments name the secrets (the migration's own), never a password."""
+    resources = packaged_template(prod_package)["Resources"]
+    assert [name for name, resource in resources.items() if resource["Type"].startswith("AWS::IAM::")] == []
+    functions = function_properties(resources)
+    roles = [CI_ACCESS_ENV["AWS_API_ROLE_ARN"], CI_ACCESS_ENV["AWS_MIGRATION_ROLE_ARN"]]
+    assert [properties["Role"] for properties in functions.values()] == roles
+    environments = {name: properties["Environment"]["Variables"] for name, properties in functions.items()}
+    assert [environment["DB_SECRET_ARN"] for environment in environments.values()] == [SECRET_ARN, MIGRATION_SECRET_ARN]
     assert [name for name, environment in environments.items() if "DB_PASSWORD" in environment] == []
     assert [environment["DB_SSL_CA"] for environment in environments.values()] == [str(CA_BUNDLE)] * 2
 
 
 @pytest.mark.parametrize(DEPLOYMENT_NAMES, DEPLOYMENTS)
 def test_network_follows_the_deploying_shell(
-    request: pytest.FixtureRequest,
-    name: str,
-    stage: str,
-    kms: bool,
-    migration_secret: str,
-    vpc: bool,
-    boundary: str | None,
+    request: pytest.FixtureRequest, name: str, stage: str, kms: bool, migration_secret: str, vpc: bool
 ) -> None:
-    """Both functions in the subnets and security groups given (the API role then gets the network interface
-    policy), or outside any VPC."""
+    """Both functions in the subnets and security groups given, or outside any VPC. A role this stack creates gets
+    the network interface policy only in a VPC (ci-access.yml's roles get it with FunctionsInVpc, checked above)."""
     resources = packaged_template(request.getfixturevalue(f"{name}_package"))["Resources"]
     expected = {"SecurityGroupIds": SECURITY_GROUPS, "SubnetIds": SUBNETS} if vpc else None
     assert [properties.get("VpcConfig") for properties in function_properties(resources).values()] == [expected] * 2
-    policies = resources["IamRoleLambdaExecution"]["Properties"].get("ManagedPolicyArns", [])
-    assert ["AWSLambdaVPCAccessExecutionRole" in json.dumps(policy) for policy in policies] == ([True] if vpc else [])
+    if "IamRoleLambdaExecution" in resources:
+        policies = resources["IamRoleLambdaExecution"]["Properties"].get("ManagedPolicyArns", [])
+        assert ["AWSLambdaVPCAccessExecutionRole" in json.dumps(p) for p in policies] == ([True] if vpc else [])
 
 
 @pytest.mark.parametrize(
@@ -599,6 +782,18 @@ def test_packaging_says_which_network_it_built(v4_package: Package, env: dict[st
     assert message in result.stderr
 
 
+MIGRATION_USER_WARNING = "Warning: DB_MIGRATION_SECRET_ARN is empty, so the migration function logs in with the API's"
+
+
+@pytest.mark.xdist_group("package-v4")
+def test_packaging_warns_when_the_api_user_must_be_able_to_change_the_schema(v4_package: Package) -> None:
+    without = osls_print(v4_package)
+    assert without.returncode == 0 and MIGRATION_USER_WARNING in without.stderr, without.stderr
+    assert "CREATE, ALTER, DROP, INDEX" in without.stderr
+    with_own_secret = osls_print(v4_package, DB_MIGRATION_SECRET_ARN=MIGRATION_SECRET_ARN)
+    assert with_own_secret.returncode == 0 and MIGRATION_USER_WARNING not in with_own_secret.stderr
+
+
 @pytest.mark.xdist_group("package-v4")
 @pytest.mark.parametrize(
     ("env", "message"),
@@ -683,7 +878,7 @@ def test_deploy_settings_refuse_values_of_the_wrong_form(default_project: Path, 
     trusted unverified on purpose and the bundle is missing."""
     require_commands("node", install_hint="apt-get install nodejs")
     infra = default_project / "infra"
-    alias = deploy_setting(infra, "apiStatements", secretKmsKeyArn="arn:aws:kms:ap-northeast-2:123456789012:alias/db")
+    alias = deploy_setting(infra, "apiRole", secretKmsKeyArn="arn:aws:kms:ap-northeast-2:123456789012:alias/db")
     assert alias["error"].startswith("DB_SECRET_KMS_KEY_ARN must be the key ARN")
     for value in ("0", "2.5", "many"):
         refused = deploy_setting(infra, "apiReservedConcurrency", reservedConcurrency=value)
@@ -801,10 +996,9 @@ def test_the_secrets_manager_endpoint_stack_is_lint_clean(default_project: Path)
     assert ingress["SourceSecurityGroupId"] == {"Ref": "FunctionSecurityGroupId"}
 
 
-def test_ci_may_run_the_migration_and_create_its_role_and_access_logs(default_project: Path) -> None:
+def test_ci_may_run_the_migration_and_create_its_access_logs(default_project: Path) -> None:
     """infra/ci-access.yml: the deploy principal may invoke the migrate function (no other); CloudFormation may manage
-    the HTTP API's access-log group and turn on log delivery; the boundary lets the roles read the database secrets
-    (those listed in DatabaseSecretArns too) and decrypt only through Secrets Manager."""
+    the HTTP API's access-log group and turn on log delivery."""
     template = cfn_yaml.loads((default_project / "infra" / "ci-access.yml").read_text())
     resources = template["Resources"]
     slug = default_project.name
@@ -823,10 +1017,114 @@ def test_ci_may_run_the_migration_and_create_its_role_and_access_logs(default_pr
     service = statements("CloudFormationRole")
     assert any("/aws/http-api/" in entry["Fn::Sub"] for entry in service["LogGroups"]["Resource"])
     assert "logs:CreateLogDelivery" in service["HttpApiAccessLogDelivery"]["Action"]
-    boundary = statements("FunctionPermissionsBoundary")
-    assert boundary["DatabaseSecrets"]["Resource"]["Fn::If"][0] == "HasDatabaseSecretArns"
-    condition = boundary["SecretKeysThroughSecretsManager"]["Condition"]
-    assert condition == {
-        "StringEquals": {"kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.${AWS::URLSuffix}"}}
+
+
+def service_role(project: Path) -> dict[str, Any]:
+    """The CloudFormation service role of ci-access.yml, evaluated for the prod stage."""
+    resources = evaluated(ci_access_template(project), {"DatabaseSecretArn": SECRET_ARN})
+    role: dict[str, Any] = resources["CloudFormationRole"]["Properties"]
+    return role
+
+
+def test_the_service_role_is_trusted_for_this_account_and_names_only_this_stage(default_project: Path) -> None:
+    """CloudFormation may assume the service role only for this account's stacks; its log-group
+    ARNs end in "<stack>-" or the HTTP API's exact group, so stage prod reaches none of prod2's."""
+    role = service_role(default_project)
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "cloudformation.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    prefix = "arn:aws:logs:ap-northeast-2:123456789012:log-group:"
+    statements = {statement["Sid"]: statement for statement in role["Policies"][0]["PolicyDocument"]["Statement"]}
+    slug = default_project.name
+    assert statements["LogGroups"]["Resource"] == [
+        f"{prefix}/aws/lambda/{slug}-prod-*",
+        f"{prefix}/aws/http-api/{slug}-prod",
+        f"{prefix}/aws/http-api/{slug}-prod:*",
+    ]
+    every_resource = [
+        resource
+        for statement in statements.values()
+        for resource in ([statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"])
+        if isinstance(resource, str)
+    ]
+    assert [resource for resource in every_resource if "prod*" in resource] == []
+
+
+def test_the_service_role_scopes_api_gateway_and_log_delivery_as_far_as_iam_allows(default_project: Path) -> None:
+    """Wildcard resources ("*") only for the actions that take no resource (log delivery and the account-level log
+    resource policy, reading the network); API Gateway: creating APIs on /apis, no import (PUT) on any API, tags on
+    /tags/* only."""
+    statements = service_role(default_project)["Policies"][0]["PolicyDocument"]["Statement"]
+    unscoped = {sid["Sid"]: sid["Action"] for sid in statements if sid["Resource"] == "*"}
+    assert unscoped == {
+        "DescribeLogGroups": "logs:DescribeLogGroups",
+        "HttpApiAccessLogDelivery": [
+            "logs:CreateLogDelivery",
+            "logs:GetLogDelivery",
+            "logs:UpdateLogDelivery",
+            "logs:DeleteLogDelivery",
+            "logs:ListLogDeliveries",
+            "logs:PutResourcePolicy",
+            "logs:DescribeResourcePolicies",
+        ],
+        "DescribeNetwork": ["ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"],
     }
-    assert template["Parameters"]["DatabaseSecretArns"]["Default"] == ""
+    gateway = "arn:aws:apigateway:ap-northeast-2::"
+    api_gateway = {
+        statement["Sid"]: (statement["Action"], statement["Resource"])
+        for statement in statements
+        if "apigateway" in json.dumps(statement["Action"])
+    }
+    assert api_gateway == {
+        "CreateHttpApi": (["apigateway:GET", "apigateway:POST"], f"{gateway}/apis"),
+        "HttpApi": (
+            ["apigateway:GET", "apigateway:POST", "apigateway:PATCH", "apigateway:DELETE"],
+            f"{gateway}/apis/*",
+        ),
+        "HttpApiTags": (
+            ["apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:DELETE"],
+            f"{gateway}/tags/*",
+        ),
+    }
+
+
+def test_the_artifacts_bucket_is_versioned_and_its_access_logged(default_project: Path) -> None:
+    """Old packages kept as versions for 30 days; S3 server access logs into a private, versioned,
+    TLS-only bucket that only S3's log delivery for the artifacts bucket of this account may write."""
+    resources = evaluated(ci_access_template(default_project), {"DatabaseSecretArn": SECRET_ARN})
+    bucket = resources["DeploymentBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["LoggingConfiguration"] == {
+        "DestinationBucketName": {"Ref": "AccessLogBucket"},
+        "LogFilePrefix": "deployment-bucket/",
+    }
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    logs = resources["AccessLogBucket"]["Properties"]
+    assert logs["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert set(logs["PublicAccessBlockConfiguration"].values()) == {True}
+    delivery, tls = resources["AccessLogBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert delivery["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["DeploymentBucket", "Arn"]}},
+    }
+    assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": False}}
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {},
+        {"aws_credentials": "access_keys", "db_credentials": "environment", "serverless_flavour": "osls"},
+    ],
+    ids=["default", "access_keys-environment-osls"],
+)
+def test_ci_access_passes_cfn_lint_and_checkov(cookies_session: Cookies, answers: dict[str, str]) -> None:
+    """Checkov finds nothing in ci-access.yml (the one resource it skips says why, in the file)."""
+    with render_only():
+        result = cookies_session.bake(extra_context={"project_slug": "ci-access-check", **answers})
+    assert result.exit_code == 0, result.exception
+    path = Path(result.project_path) / "infra" / "ci-access.yml"
+    run([tool("cfn-lint"), str(path)], path.parent)
+    assert checkov_failures(path, {}) == []

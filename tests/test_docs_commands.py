@@ -36,6 +36,7 @@ PROVEN_ELSEWHERE = {
     "make module name=orders": "the generated suite's tests/test_new_module.py",
     "make -C infra ci-access REPOSITORY=OWNER/REPO": "tests/test_workflow_scripts.py (with a stand-in aws)",
     "make -C infra ci-access": "tests/test_workflow_scripts.py (with a stand-in aws)",
+    "ALLOW_ROLLBACK_ACROSS_MIGRATION=1 scripts/release.sh rollback prod": "tests/test_workflow_scripts.py (stand-ins)",
 }
 # Commands this machine cannot run, and why.
 NOT_HERE = {

@@ -30,11 +30,11 @@ WORKFLOW_OPTIONS: dict[str, tuple[str, ...]] = {
     "db_credentials": ("secrets_manager", "environment"),
 }
 COMBINATIONS = [dict(zip(WORKFLOW_OPTIONS, values)) for values in itertools.product(*WORKFLOW_OPTIONS.values())]
-# Jobs that may write, and what: the release creates a tag; the template update pushes its branch and opens its pull
-# request; the OIDC deploy requests its token (not a repository write).
+# Jobs that may write, and what: the release creates a tag; the template update's second job pushes its branch and
+# opens its pull request; the OIDC deploy requests its token (not a repository write).
 WRITERS = {
     ("deploy.yml", "release"): {"contents"},
-    ("template-update.yml", "update"): {"contents", "pull-requests"},
+    ("template-update.yml", "pull-request"): {"contents", "pull-requests"},
 }
 PINNED = re.compile(r"^(?P<action>[\w.-]+/[\w.-]+(?:/[\w./-]+)?)@(?P<sha>[0-9a-f]{40})$")
 # A `uses:` line with its version comment, as Dependabot writes and updates it.
@@ -213,10 +213,36 @@ def test_checkouts_keep_no_credentials_and_deploy_jobs_use_no_cache(rendered: di
                     uses = step.get("uses", "")
                     if uses.startswith("actions/checkout@"):
                         assert step["with"]["persist-credentials"] is False, (name, job_id)
-                    if job_id in {"deploy", "update"} and uses.startswith("astral-sh/setup-uv@"):
+                    if job_id in {"deploy", "apply"} and uses.startswith("astral-sh/setup-uv@"):
                         assert step["with"]["enable-cache"] is False, (name, job_id)
                     if job_id == "deploy" and uses.startswith("actions/setup-node@"):
                         assert step["with"]["package-manager-cache"] is False
+
+
+def test_the_template_update_runs_template_code_without_a_token_and_pushes_without_running_the_update(
+    rendered: dict[str, Path],
+) -> None:
+    """cruft runs the template's hooks in a job with no permission, environment or secret that hands over only an
+    artifact; the job with the write token checks out the same commit, downloads that artifact and runs the script as
+    the commit has it, with no tool set up to run anything else."""
+    for folder in rendered.values():
+        jobs = load(folder / ".github" / "workflows" / "template-update.yml")["jobs"]
+        assert list(jobs) == ["apply", "pull-request"]
+        apply, pull_request = jobs["apply"], jobs["pull-request"]
+        assert apply["permissions"] == {} and "environment" not in apply and secret_references(apply) == []
+        upload = apply["steps"][-1]
+        assert upload["uses"].startswith("actions/upload-artifact@")
+        assert upload["with"]["path"] == "${{ runner.temp }}/template-update"
+        assert pull_request["needs"] == "apply"
+        assert [step.get("uses", "").split("@")[0] for step in pull_request["steps"]] == [
+            "actions/checkout",
+            "actions/download-artifact",
+            "",
+        ]
+        checkout, download, propose = pull_request["steps"]
+        assert checkout["with"] == {"persist-credentials": False}  # no ref: the commit the apply job checked out
+        assert download["with"] == {"name": upload["with"]["name"], "path": upload["with"]["path"]}
+        assert propose["run"] == 'bash scripts/template_update.sh propose "$RUNNER_TEMP/template-update"'
 
 
 def database_secrets(db_credentials: str) -> list[str]:
@@ -255,7 +281,12 @@ def test_deploy_secrets_reach_only_the_steps_that_use_them(rendered: dict[str, P
         else ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
     )
     serverless = ["SERVERLESS_ACCESS_KEY", *([] if answers["serverless_org"] else ["SERVERLESS_ORG"])]
-    stack = ["AWS_CLOUDFORMATION_ROLE_ARN", "AWS_PERMISSIONS_BOUNDARY_ARN", "SERVERLESS_DEPLOYMENT_BUCKET"]
+    stack = [
+        "AWS_CLOUDFORMATION_ROLE_ARN",
+        "AWS_API_ROLE_ARN",
+        "AWS_MIGRATION_ROLE_ARN",
+        "SERVERLESS_DEPLOYMENT_BUCKET",
+    ]
     database = database_secrets(answers["db_credentials"])
     expected_deploy = sorted(database + stack + (serverless if answers["serverless_flavour"] == "v4" else []))
     credentials = next(name for name in names if name.startswith("AWS credentials"))
@@ -316,7 +347,8 @@ def test_ci_access_passes_cfn_lint(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("aws_credentials", "flavour"), ACCESS_OPTIONS, ids=["-".join(o) for o in ACCESS_OPTIONS])
 def test_the_deploy_principal_cannot_grant_itself_anything(aws_credentials: str, flavour: str) -> None:
     """No IAM but passing the one service role to CloudFormation; stack changes only through that role; no wildcard
-    actions and no stack deletion. The service role creates roles only with the permissions boundary."""
+    actions and no stack deletion. The service role writes no IAM role at all: it may only pass the
+    stack's two function roles to Lambda."""
     template = cfn_yaml.loads(ci_access(aws_credentials, flavour))
     resources = template["Resources"]
     deploy = statements(resources["DeployPolicy"]["Properties"])
@@ -331,9 +363,15 @@ def test_the_deploy_principal_cannot_grant_itself_anything(aws_credentials: str,
             role = statement["Condition"]["StringEquals"]["cloudformation:RoleArn"]
             assert role == {"Fn::GetAtt": ["CloudFormationRole", "Arn"]}
     service = resources["CloudFormationRole"]["Properties"]["Policies"][0]
-    creating = [statement for statement in statements(service) if "iam:CreateRole" in actions(statement)]
-    assert [statement["Condition"] for statement in creating] == [
-        {"StringEquals": {"iam:PermissionsBoundary": {"Ref": "FunctionPermissionsBoundary"}}}
+    iam = [statement for statement in statements(service) if any(a.startswith("iam:") for a in actions(statement))]
+    assert iam == [
+        {
+            "Sid": "PassFunctionRolesToLambda",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": [{"Fn::GetAtt": ["ApiFunctionRole", "Arn"]}, {"Fn::GetAtt": ["MigrationFunctionRole", "Arn"]}],
+            "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+        }
     ]
     assert ("DeployRole" in resources) is (aws_credentials == "oidc")
     assert ("DeployUser" in resources) is (aws_credentials == "access_keys")

@@ -14,6 +14,9 @@ const TRUE_VALUES = new Set(['1', 'true', 'yes', 'on']);
 // ARN matches no secret.
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):\d{12}:secret:\S+-[A-Za-z0-9]{6}$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
+// The functions' roles of infra/ci-access.yml, by the name of the variable that gives each.
+const ROLE_VARIABLES = { api: 'AWS_API_ROLE_ARN', migration: 'AWS_MIGRATION_ROLE_ARN' };
 const VPC_IDS = {
   VPC_SUBNET_IDS: { prefix: 'subnet', what: 'subnet' },
   VPC_SECURITY_GROUP_IDS: { prefix: 'sg', what: 'security group' },
@@ -137,18 +140,74 @@ async function kmsKeyArn(resolveConfigurationProperty) {
   return value;
 }
 
-// provider.iam.role.statements: what the API function may do besides writing its logs (the framework adds those).
-// Derived from the secret its environment names, so the role and the function always agree; none without one.
-module.exports.apiStatements = async ({ resolveConfigurationProperty }) => {
+// The roles ci-access.yml created ({ api, migration } ARNs), or null when this stack is to create its own. Both or
+// neither; in GitHub Actions both, since the CloudFormation service role CI deploys through cannot create a role.
+async function givenRoleArns(resolveConfigurationProperty) {
+  const inputs = await deployInputs(resolveConfigurationProperty);
+  const arns = { api: given(inputs.apiRoleArn), migration: given(inputs.migrationRoleArn) };
+  const missing = Object.keys(arns)
+    .filter((name) => !arns[name])
+    .map((name) => ROLE_VARIABLES[name]);
+  if (missing.length === 2 && given(inputs.githubActions).toLowerCase() !== 'true') return null;
+  if (missing.length === 2) {
+    throw refusal(
+      'AWS_API_ROLE_ARN and AWS_MIGRATION_ROLE_ARN are empty: CI deploys through a CloudFormation service role that ' +
+        'cannot create roles, so the functions need the roles of the infra/ci-access.yml stack (its outputs are the ' +
+        "secrets of the stage's GitHub environment; README: Deploy from GitHub)"
+    );
+  }
+  if (missing.length === 1) {
+    const set = Object.values(ROLE_VARIABLES).find((name) => name !== missing[0]);
+    throw refusal(
+      `${set} is set but ${missing[0]} is empty: set both (outputs of the infra/ci-access.yml stack) to use that ` +
+        "stack's roles, or neither to have this stack create them"
+    );
+  }
+  for (const [name, arn] of Object.entries(arns)) {
+    if (!ROLE_ARN.test(arn)) {
+      const variable = ROLE_VARIABLES[name];
+      throw refusal(`${variable} must be a role's ARN (arn:aws:iam::ACCOUNT:role/NAME); got ${JSON.stringify(arn)}`);
+    }
+  }
+  return arns;
+}
+
+// What the API function may do besides writing its logs (the framework adds those), when the framework creates its
+// role. Derived from the secret its environment names, so the role and the function always agree; none without one.
+async function apiStatements(resolveConfigurationProperty) {
   const secretArn = given(await resolveConfigurationProperty(['provider', 'environment', 'DB_SECRET_ARN']));
   if (!secretArn) return [];
   return secretStatements('DB_SECRET_ARN', secretArn, await kmsKeyArn(resolveConfigurationProperty));
+}
+
+// provider.iam.role: ci-access.yml's API role by ARN, or the statements of the role the framework creates.
+module.exports.apiRole = async ({ resolveConfigurationProperty }) => {
+  const arns = await givenRoleArns(resolveConfigurationProperty);
+  return arns ? arns.api : { statements: await apiStatements(resolveConfigurationProperty) };
+};
+
+// functions.migrate.role: ci-access.yml's migration role by ARN, or MigrationRole (roleResources).
+module.exports.migrationRole = async ({ resolveConfigurationProperty }) => {
+  const arns = await givenRoleArns(resolveConfigurationProperty);
+  return arns ? arns.migration : 'MigrationRole';
+};
+
+// resources.Resources: MigrationRole (custom.createdRoles) when this stack creates the roles, nothing otherwise.
+module.exports.roleResources = async ({ resolveConfigurationProperty }) => {
+  if (await givenRoleArns(resolveConfigurationProperty)) return {};
+  return resolveConfigurationProperty(['custom', 'createdRoles']);
 };
 
 // The migration function's DB_SECRET_ARN: its own secret (a user that may change the schema) when given.
 module.exports.migrationSecretArn = async ({ resolveConfigurationProperty }) => {
   const own = given((await deployInputs(resolveConfigurationProperty)).migrationSecretArn);
   if (own) return checkedSecretArn('DB_MIGRATION_SECRET_ARN', own).arn;
+  report(
+    'Warning: DB_MIGRATION_SECRET_ARN is empty, so the migration function logs in with the API\'s secret ' +
+      '(DB_SECRET_ARN): the API\'s database user then needs the rights to change the schema (CREATE, ALTER, DROP, ' +
+      'INDEX), and so does every request it serves. Give the migration its own secret (README: Least privilege in ' +
+      'the database).'
+  );
   return given(await resolveConfigurationProperty(['provider', 'environment', 'DB_SECRET_ARN']));
 };
 
@@ -172,12 +231,6 @@ module.exports.migrationStatements = async ({ resolveConfigurationProperty }) =>
 module.exports.migrationManagedPolicies = async ({ resolveConfigurationProperty }) => {
   if (!(await resolveConfigurationProperty(['provider', 'vpc']))) return { Ref: 'AWS::NoValue' };
   return [{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole' }];
-};
-
-// MigrationRole's permissions boundary: the one the framework puts on the API function's role, if any.
-module.exports.permissionsBoundary = async ({ resolveConfigurationProperty }) => {
-  const boundary = given(await resolveConfigurationProperty(['provider', 'iam', 'role', 'permissionsBoundary']));
-  return boundary || { Ref: 'AWS::NoValue' };
 };
 
 // DB_SSL_CA: the CA bundle's path inside the package. Empty when the server is trusted unverified on purpose

@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# Template updates as one pull request (.github/workflows/template-update.yml runs the two steps in turn):
+# Template updates as one pull request, in two steps that share only a folder of data
+# (.github/workflows/template-update.yml runs each in its own job):
 #
-#   scripts/template_update.sh apply     cruft update: the template's changes since the commit recorded in
-#                                        .cruft.json, merged three-way into the work tree; conflicts stay as markers
-#   scripts/template_update.sh propose   commit the result on the branch template-update, push it, and open its pull
-#                                        request or refresh the open one; nothing at all when the project is current
+#   scripts/template_update.sh apply DIR     cruft update: the template's changes since the commit recorded in
+#                                            .cruft.json, merged three-way into the work tree (conflicts stay as
+#                                            markers); writes the whole update to DIR/update.patch (empty when the
+#                                            project is current) and the pull request's description to
+#                                            DIR/pull-request.md
+#   scripts/template_update.sh propose DIR   commit DIR/update.patch on top of HEAD as the branch template-update,
+#                                            push it, and open its pull request or refresh the open one; nothing at
+#                                            all when the patch is empty
 #
-# `apply` runs the template's code (cruft renders it and runs its hooks) and needs no token; only `propose` does
-# (GH_TOKEN, for gh and, through gh, git push). BRANCH (default template-update), BASE_BRANCH (default: the current
-# branch) and CRUFT (default: uvx --from cruft==2.16.0 cruft) can be set.
+# `apply` runs the template's code (cruft renders it and runs its hooks) and needs no token. `propose` needs GH_TOKEN
+# (for gh and, through gh, git push) and handles the patch as data only: it builds the commit in a throwaway index, so
+# no file of the update reaches the work tree, and runs git without hooks. Run it from a checkout of the base branch,
+# not from the work tree `apply` changed. BRANCH (default template-update), BASE_BRANCH (default: the current branch)
+# and CRUFT (default: uvx --from cruft==2.16.0 cruft) can be set. On a workstation, `apply DIR` alone leaves the
+# update in the work tree to review and commit by hand.
 # Backticks inside single quotes are Markdown for the pull request, not command substitutions.
 # shellcheck disable=SC2016
 set -euo pipefail
@@ -18,9 +26,11 @@ cd "$(dirname "$0")/.."
 BRANCH=${BRANCH:-template-update}
 read -r -a CRUFT_COMMAND <<<"${CRUFT:-uvx --from cruft==2.16.0 cruft}"
 GIT_AUTHOR=(-c "user.name=github-actions[bot]" -c "user.email=41898282+github-actions[bot]@users.noreply.github.com")
+SCRATCH=$(mktemp -d)
+trap 'rm -rf "$SCRATCH"' EXIT
 
 usage() {
-  sed -n '2,11p' "$0" >&2
+  sed -n '2,19p' "$0" >&2
   exit 2
 }
 
@@ -33,42 +43,14 @@ fail() {
   exit 1
 }
 
+# git as propose runs it: the update may come from anywhere, so no hook (pre-push, reference-transaction, ...) runs.
+git_without_hooks() {
+  git -c core.hooksPath=/dev/null "$@"
+}
+
 # A field of .cruft.json, read from standard input.
 cruft_field() {
   python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
-}
-
-apply() {
-  if [[ ! -f .cruft.json ]]; then
-    log "No .cruft.json: this project was not created with cruft (cruft create), so it records no template" \
-      "commit to update from. Nothing to do."
-    return 0
-  fi
-  if [[ -n $(git status --porcelain) ]]; then
-    fail "The work tree has uncommitted changes; apply runs on a clean checkout."
-  fi
-  # The post-generation hook would lock and sync dependencies inside cruft's temporary renders; what it writes is in
-  # [tool.cruft] skip anyway.
-  CHALLENGE_BACKEND_SKIP_UV=1 "${CRUFT_COMMAND[@]}" update --skip-apply-ask
-}
-
-# Whether the remote branch already holds exactly this update, so a run with nothing new pushes nothing (no new CI
-# run, no notification).
-remote_branch_matches() {
-  git fetch --quiet origin "+refs/heads/$BRANCH:refs/remotes/origin/$BRANCH" 2>/dev/null || return 1
-  [[ $(git rev-parse "refs/remotes/origin/$BRANCH^{tree}") == $(git rev-parse "HEAD^{tree}") ]]
-}
-
-push_branch() {
-  if git push --quiet --force origin "HEAD:refs/heads/$BRANCH"; then
-    return 0
-  fi
-  if [[ -n $(git diff --name-only HEAD^ HEAD -- .github/workflows) ]]; then
-    fail "Could not push $BRANCH. The update changes workflow files, which the default GITHUB_TOKEN may not push:" \
-      "set the TEMPLATE_UPDATE_TOKEN secret (a GitHub App or fine-grained token with contents, pull requests and" \
-      "workflows write access; see the README)."
-  fi
-  fail "Could not push $BRANCH (see the git error above)."
 }
 
 bullets() {
@@ -78,7 +60,7 @@ bullets() {
   done
 }
 
-# The pull request's description; reads the conflicted and rejected arrays of propose.
+# The pull request's description; reads the conflicted, rejected and changed arrays of apply.
 write_body() {
   local template=$1 from=$2 to=$3
   printf 'Changes of the template %s from `%s` to `%s`, merged three-way with this project by `cruft update`\n' \
@@ -102,7 +84,7 @@ write_body() {
     printf -- '- Check out this branch, resolve every conflict marker (`git grep -n -E "^(<<<<<<<|>>>>>>>) "`)'
     printf ' and commit.\n'
   fi
-  if git diff --name-only HEAD^ HEAD | grep -qx pyproject.toml; then
+  if printf '%s\n' "${changed[@]}" | grep -qx pyproject.toml; then
     printf -- '- `pyproject.toml` changed: run `uv lock && make install && make requirements` and commit the'
     printf ' result (cruft never touches `uv.lock` or `requirements.txt`).\n'
   fi
@@ -112,34 +94,91 @@ write_body() {
   printf ' run CI, or set TEMPLATE_UPDATE_TOKEN.\n'
 }
 
-propose() {
-  local base template from to title body number
-  local -a conflicted rejected
-  if [[ -z $(git status --porcelain) ]]; then
+apply() {
+  local out=$1 patch=$1/update.patch index=$SCRATCH/index
+  local -a conflicted rejected changed
+  mkdir -p "$out"
+  rm -f "$out/pull-request.md"
+  : >"$patch"
+  if [[ ! -f .cruft.json ]]; then
+    log "No .cruft.json: this project was not created with cruft (cruft create), so it records no template" \
+      "commit to update from. Nothing to do."
+    return 0
+  fi
+  if [[ -n $(git status --porcelain) ]]; then
+    fail "The work tree has uncommitted changes; apply runs on a clean checkout."
+  fi
+  # The post-generation hook would lock and sync dependencies inside cruft's temporary renders; what it writes is in
+  # [tool.cruft] skip anyway.
+  CHALLENGE_BACKEND_SKIP_UV=1 "${CRUFT_COMMAND[@]}" update --skip-apply-ask
+  mapfile -t conflicted < <(git diff --name-only --diff-filter=U)
+  mapfile -t rejected < <(git ls-files --others --exclude-standard -- '*.rej')
+
+  # Everything a commit of the work tree would hold (conflicted files with their markers, new files), staged in a
+  # throwaway index so the work tree and its conflict state stay as cruft left them. Plumbing diff ignores the user's
+  # diff settings (colour, prefixes, textconv); --binary keeps non-text files.
+  GIT_INDEX_FILE=$index git read-tree HEAD
+  GIT_INDEX_FILE=$index git add --all
+  GIT_INDEX_FILE=$index git diff-index --cached --patch --binary HEAD >"$patch"
+  if [[ ! -s $patch ]]; then
     log "The project is current with its template: no branch, no pull request."
     return 0
   fi
-  base=${BASE_BRANCH:-$(git rev-parse --abbrev-ref HEAD)}
-  template=$(cruft_field template <.cruft.json)
-  from=$(git show HEAD:.cruft.json | cruft_field commit)
-  to=$(cruft_field commit <.cruft.json)
-  mapfile -t conflicted < <(git diff --name-only --diff-filter=U)
-  mapfile -t rejected < <(git ls-files --others --exclude-standard -- '*.rej')
-  title="Update from the template (${from:0:7} -> ${to:0:7})"
+  mapfile -t changed < <(GIT_INDEX_FILE=$index git diff-index --cached --name-only HEAD)
+  write_body "$(cruft_field template <.cruft.json)" "$(git show HEAD:.cruft.json | cruft_field commit)" \
+    "$(cruft_field commit <.cruft.json)" >"$out/pull-request.md"
+  log "The update is in $patch (${#changed[@]} files); its pull request's description in $out/pull-request.md."
+  if ((${#conflicted[@]})); then
+    log "With conflicts in: ${conflicted[*]}"
+  fi
+}
 
-  # Conflicted files are committed with their markers, so the pull request shows them.
-  git add --all
-  git switch --quiet -C "$BRANCH"
-  git "${GIT_AUTHOR[@]}" commit --quiet --no-verify -m "$title"
+# Whether the remote branch already holds exactly this tree, so a run with nothing new pushes nothing (no new CI
+# run, no notification).
+remote_branch_matches() {
+  local tree=$1
+  git_without_hooks fetch --quiet origin "+refs/heads/$BRANCH:refs/remotes/origin/$BRANCH" 2>/dev/null || return 1
+  [[ $(git rev-parse "refs/remotes/origin/$BRANCH^{tree}") == "$tree" ]]
+}
+
+push_branch() {
+  local commit=$1
+  if git_without_hooks push --quiet --force origin "$commit:refs/heads/$BRANCH"; then
+    return 0
+  fi
+  if [[ -n $(git diff --name-only HEAD "$commit" -- .github/workflows) ]]; then
+    fail "Could not push $BRANCH. The update changes workflow files, which the default GITHUB_TOKEN may not push:" \
+      "set the TEMPLATE_UPDATE_TOKEN secret (a GitHub App or fine-grained token with contents, pull requests and" \
+      "workflows write access; see the README)."
+  fi
+  fail "Could not push $BRANCH (see the git error above)."
+}
+
+propose() {
+  local patch=$1/update.patch body=$1/pull-request.md index=$SCRATCH/index base from to title tree commit number
+  if [[ ! -s $patch ]]; then
+    log "The project is current with its template: no branch, no pull request."
+    return 0
+  fi
+  [[ -f $body ]] || fail "$body is missing: run apply first, which writes it beside $patch."
+  base=${BASE_BRANCH:-$(git rev-parse --abbrev-ref HEAD)}
+
+  # The update's tree from HEAD and the patch, in a throwaway index: the work tree, this script included, stays as
+  # the base branch has it.
+  GIT_INDEX_FILE=$index git_without_hooks read-tree HEAD
+  GIT_INDEX_FILE=$index git_without_hooks apply --cached --whitespace=nowarn "$patch"
+  tree=$(GIT_INDEX_FILE=$index git_without_hooks write-tree)
+  from=$(git show HEAD:.cruft.json | cruft_field commit)
+  to=$(git show "$tree:.cruft.json" | cruft_field commit)
+  title="Update from the template (${from:0:7} -> ${to:0:7})"
+  commit=$(git_without_hooks "${GIT_AUTHOR[@]}" commit-tree "$tree" -p HEAD -m "$title")
+
   gh auth setup-git
-  if remote_branch_matches; then
+  if remote_branch_matches "$tree"; then
     log "origin/$BRANCH already holds this update; not pushed again."
   else
-    push_branch
+    push_branch "$commit"
   fi
-
-  body=$(mktemp)
-  write_body "$template" "$from" "$to" >"$body"
   number=$(gh pr list --head "$BRANCH" --base "$base" --state open --json number --jq '.[0].number // empty')
   if [[ -n $number ]]; then
     gh pr edit "$number" --title "$title" --body-file "$body"
@@ -148,19 +187,16 @@ propose() {
     gh pr create --head "$BRANCH" --base "$base" --title "$title" --body-file "$body"
     log "Opened a pull request: $title"
   fi
-  if ((${#conflicted[@]})); then
-    log "With conflicts in: ${conflicted[*]}"
-  fi
 }
 
 case "${1:-}" in
   apply)
-    [[ $# -eq 1 ]] || usage
-    apply
+    [[ $# -eq 2 && -n $2 ]] || usage
+    apply "$2"
     ;;
   propose)
-    [[ $# -eq 1 ]] || usage
-    propose
+    [[ $# -eq 2 && -n $2 ]] || usage
+    propose "$2"
     ;;
   *)
     usage
