@@ -347,7 +347,10 @@ def variables_read_by_the_project(project: Path) -> set[str]:
     settings = (project / "app" / "common" / "settings.py").read_text()
     body = settings.split("class Settings", 1)[1].split("\n\n\ndef ", 1)[0]
     fields = {name.upper() for name in re.findall(r"^    ([a-z_]+): ", body, flags=re.MULTILINE)}
-    serverless = set(re.findall(r"\$\{env:([A-Z_]+)", (project / "infra" / "serverless.yml").read_text()))
+    # GITHUB_ACTIONS is the runner's own, never a setting.
+    serverless = set(re.findall(r"\$\{env:([A-Z_]+)", (project / "infra" / "serverless.yml").read_text())) - {
+        "GITHUB_ACTIONS"
+    }
     makefile = (project / "infra" / "Makefile").read_text()
     checked = set(re.findall(r"for name in ([A-Z_ ]+); do", makefile)[0].split())
     return fields | serverless | checked
