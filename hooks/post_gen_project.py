@@ -1,5 +1,6 @@
 """Finish a freshly rendered project: prune what the answers exclude, give the chosen variant files their names,
-then lock and sync with uv and export requirements.txt with the project's `make requirements`.
+then lock and sync with uv, export requirements.txt with the project's `make requirements`, and print the commands
+to run next in the bake's language.
 
 Every step is safe to repeat (cruft runs hooks again on update). A failing non-essential step never removes the
 project: it prints what failed and the exact commands to run later, and the hook still exits 0.
@@ -58,6 +59,26 @@ UV_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("install the virtual environment", ("uv", "sync", "--frozen")),
     ("export runtime requirements", ("make", "requirements")),
 )
+# What to type next, in the bake's language: (command, what it does). The deploy line names the README section that
+# lists what to export first, since no deploy works without those settings.
+NEXT_STEPS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "en": (
+        "Next steps:",
+        (
+            ("make run", "the API with reload on the local SQLite database: http://127.0.0.1:8000/docs"),
+            ("make test", "the test suite"),
+            ("make -C infra deploy-dev", "deploy to AWS, after the settings of README.md's Deploy section"),
+        ),
+    ),
+    "ko": (
+        "다음 단계:",
+        (
+            ("make run", "로컬 SQLite DB 로 API 실행, 코드를 고치면 재시작: http://127.0.0.1:8000/docs"),
+            ("make test", "테스트 실행"),
+            ("make -C infra deploy-dev", "AWS 에 배포 (먼저 README.md 의 '배포' 절에 있는 설정을 export)"),
+        ),
+    ),
+}
 # make's own summary of a failed recipe ("make: *** [Makefile:50: requirements] Error 2") says less than the line
 # before it, the failing command's error.
 MAKE_FAILURE_SUMMARY = re.compile(r"^\S*make(?:\[\d+\])?: \*\*\* \[.*\] Error \d+$")
@@ -143,6 +164,18 @@ def later_commands() -> str:
     return "\n".join(f"    {' '.join(command)}" for _, command in UV_STEPS)
 
 
+def next_steps(project: Path, environ: Mapping[str, str], finish: Sequence[str] = ()) -> str:
+    """The commands that take the user from this bake to a running, tested and deployed service."""
+    title, steps = NEXT_STEPS.get(str(ANSWERS.get("language")), NEXT_STEPS["en"])
+    # PWD is the user's shell folder (cookiecutter runs hooks inside the project), so `cd` works as printed.
+    where = environ.get("PWD")
+    folder = os.path.relpath(project, where) if where and Path(where).is_absolute() else str(project)
+    commands = [(f"cd {shlex.quote(folder)}", ""), *((command, "") for command in finish), *steps]
+    width = max(len(command) for command, _ in steps)
+    lines = [f"    {command:<{width}}  # {comment}" if comment else f"    {command}" for command, comment in commands]
+    return "\n".join([title, *lines])
+
+
 def init_git(project: Path, git: str | None) -> StepFailure | None:
     """Create a git repository unless one exists already."""
     if (project / ".git").exists():
@@ -168,6 +201,7 @@ def main(project: Path | None = None, environ: Mapping[str, str] | None = None) 
 
     skipped = uv_opted_out(ANSWERS, environ)
     uv = shutil.which("uv", path=environ.get("PATH"))
+    failure: StepFailure | None = None
     if skipped:
         warn([f"Skipped the uv steps ({skipped}). To finish the project, run in {project}:", later_commands()])
     elif uv is None:
@@ -190,9 +224,13 @@ def main(project: Path | None = None, environ: Mapping[str, str] | None = None) 
             )
 
     if ANSWERS.get("git_init") == "yes":
-        failure = init_git(project, shutil.which("git", path=environ.get("PATH")))
-        if failure:
-            warn([f"Could not {failure.step}: {failure.reason}", "    git init"])
+        git_failure = init_git(project, shutil.which("git", path=environ.get("PATH")))
+        if git_failure:
+            warn([f"Could not {git_failure.step}: {git_failure.reason}", "    git init"])
+
+    finished = not skipped and uv is not None and failure is None
+    finish = () if finished else tuple(" ".join(command) for _, command in UV_STEPS)
+    print(next_steps(project, environ, finish), flush=True)
     return 0
 
 

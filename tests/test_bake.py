@@ -176,10 +176,7 @@ INVALID_ANSWERS = [
     ("db_host", "10.0.1", "IPv4 address"),
     ("db_port", "70000", "1 to 65535"),
     ("db_port", "abc", "whole number"),
-    ("db_pool_size", "0", "1 to 100"),
-    ("db_max_overflow", "lots", "0 to 100"),
-    ("db_pool_timeout", "-5", "1 to 300"),
-    ("db_connect_timeout", "-1", "1 to 60"),
+    ("db_port", "0", "1 to 65535"),
     ("serverless_org", "Has Space", "lowercase letters, digits and hyphens"),
 ]
 

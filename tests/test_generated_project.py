@@ -4,6 +4,7 @@ linters it configures."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -158,3 +159,28 @@ def test_readme_quick_start_commands_work(default_project: Path, tmp_path: Path)
         "assert client.post('/challenges', json={'title': 'readme'}).status_code == 201"
     )
     run(["uv", "run", "--frozen", "python", "-c", probe], default_project, env)
+
+
+def test_a_team_module_then_the_whole_generated_suite_passes(default_project: Path, tmp_path: Path) -> None:
+    """The README's `make module name=orders` and its migration, as a team's first domain: the whole generated suite
+    still passes (its own scaffold check picks a free name), and the models read naturally: `Order` for orders,
+    `Category` for categories, and `class_name=` for an irregular plural."""
+    project = tmp_path / default_project.name
+    shutil.copytree(default_project, project, ignore=shutil.ignore_patterns(".venv", "*.db"), symlinks=True)
+    env = project_env(ENVIRONMENT="local", SQLITE_PATH=str(tmp_path / "local.db"))
+    run(["make", "install"], project, env)
+    run(["make", "migrate"], project, env)
+    assert "Model Order, table orders, routes /orders" in run(["make", "module", "name=orders"], project, env)
+    run(["make", "module", "name=categories"], project, env)
+    run(["make", "module", "name=people", "class_name=Person"], project, env)
+    run(["uv", "run", "--frozen", "alembic", "revision", "--autogenerate", "-m", "add team tables"], project, env)
+    run(["make", "migrate"], project, env)
+    modules = project / "app" / "module"
+    for module, model in (("orders", "Order"), ("categories", "Category"), ("people", "Person")):
+        assert f'class {model}(Base):\n    """One ' in (modules / module / "models.py").read_text()
+        assert f'__tablename__ = "{module}"' in (modules / module / "models.py").read_text()
+        assert f'prefix="/{module}"' in (modules / module / "router.py").read_text()
+    output = run([*GENERATED_PYTEST, "-rsp"], project, project_env())
+    assert re.search(r"^PASSED tests/test_new_module\.py::test_make_module_adds_a_domain", output, re.MULTILINE)
+    assert re.search(r"^PASSED tests/test_orders\.py::", output, re.MULTILINE)
+    assert_generated_suite_passed(output, on_mysql=False)

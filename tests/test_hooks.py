@@ -109,7 +109,7 @@ def test_region_list_matches_botocore_lambda_regions(pre_gen: ModuleType) -> Non
         ("db_host", "db.internal.example.com"),
         ("db_host", "10.0.0.5"),
         ("db_port", "65535"),
-        ("db_max_overflow", "0"),
+        ("db_port", "1"),
         ("serverless_org", ""),
         ("aws_region", "us-gov-west-1"),
         ("description", ""),
@@ -136,7 +136,7 @@ def test_a_slug_and_stage_too_long_together_are_refused(pre_gen: ModuleType) -> 
 def test_every_problem_is_reported_at_once(pre_gen: ModuleType) -> None:
     answers: dict[str, Any] = {**default_context(), "project_slug": "Bad Slug", "db_port": "0", "language": "fr"}
     problems = pre_gen.find_problems(answers)
-    assert [problem.split(":")[0] for problem in problems] == ["project_slug", "db_port", "language"]
+    assert [problem.split(":")[0] for problem in problems] == ["project_slug", "language", "db_port"]
     assert "'Bad Slug'" in problems[0] and "allowed:" in problems[0]
 
 
@@ -317,6 +317,31 @@ def test_git_init_is_opt_in_and_idempotent(tmp_path: Path, answer: str) -> None:
     assert module.main(project, environ) == 0
     assert (project / ".git").is_dir() is (answer == "yes")
     assert module.main(project, environ) == 0  # again, as under cruft update
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "deploy_note"),
+    [("en", "Next steps:", "README.md's Deploy section"), ("ko", "다음 단계:", "README.md 의 '배포' 절")],
+)
+def test_the_hook_ends_with_the_next_commands_in_the_bakes_language(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], language: str, title: str, deploy_note: str
+) -> None:
+    """`cd` into the project from the user's shell folder, then run, test and deploy; the commands that finish the
+    project come right after `cd` when the uv steps did not run."""
+    module = post_gen_with(tmp_path, language=language, run_uv_sync="no")
+    project = tmp_path / "out" / "my-api"
+    project.mkdir(parents=True)
+    assert module.main(project, {"PATH": "", "PWD": str(tmp_path)}) == 0
+    printed = capsys.readouterr().out.splitlines()
+    steps = printed[printed.index(title) + 1 :]
+    assert [line.split("#")[0].strip() for line in steps] == [
+        "cd out/my-api",
+        *LATER_COMMANDS,
+        "make run",
+        "make test",
+        "make -C infra deploy-dev",
+    ]
+    assert "http://127.0.0.1:8000/docs" in steps[-3] and deploy_note in steps[-1]
 
 
 def test_missing_git_keeps_the_project_and_says_what_to_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

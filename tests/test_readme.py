@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,44 @@ def test_readme_bake_command_produces_a_synced_project(tmp_path: Path) -> None:
     assert (project / "main.py").is_file() and (project / "uv.lock").is_file()
     assert (project / ".venv" / "bin" / "python").exists()
     assert "[uv] install the virtual environment" in output
+
+
+# The prompts a new user answers: every public answer of cookiecutter.json, and no tuning knob among them.
+PROMPTS = 24
+TUNING_PROMPTS = ("pool size", "above the pool", "pooled connection", "opening a database connection")
+
+
+@pytest.mark.slow
+def test_an_interactive_bake_asks_few_questions_and_ends_with_the_next_steps(tmp_path: Path) -> None:
+    """The README's first command in a terminal, as the issue tried it: a Korean project name, then Enter on every
+    prompt (answers piped in). It asks PROMPTS questions, most consequential first, then prints the commands to run
+    next in the bake's language; the uv steps ran, so nothing is left to finish by hand."""
+    command = re.findall(r"^# 1\. .*\n(.+)$", README, flags=re.MULTILINE)[0]
+    argv = command.replace("path/to/cookiecutter-challenge-backend", str(TEMPLATE_ROOT)).split()
+    # A shell sets PWD to the folder it runs cookiecutter in; the hook prints `cd` relative to it.
+    env = project_env(PWD=str(tmp_path))
+    answers = "챌린지 백엔드\n" + "\n" * 40
+    result = subprocess.run(argv, cwd=tmp_path, env=env, input=answers, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    asked = re.findall(r"\[(\d+)/(\d+)\] ([^\n(?]+)", result.stdout)
+    assert [int(number) for number, _, _ in asked] == list(range(1, PROMPTS + 1)), asked
+    assert {total for _, total, _ in asked} == {str(PROMPTS)}
+    assert PROMPTS == len([name for name in COOKIECUTTER_JSON if not name.startswith("_")])
+    assert [text.strip() for _, _, text in asked[:4]] == [
+        "Project name",
+        "Project slug",
+        "One-line description",
+        "Language of the generated docs and error messages",
+    ]
+    assert not [text for _, _, text in asked if any(knob in text for knob in TUNING_PROMPTS)]
+    next_steps = result.stdout[result.stdout.index("다음 단계:") :].splitlines()
+    assert [line.split("#")[0].strip() for line in next_steps[1:]] == [
+        "cd caelrinji-baegendeu",
+        "make run",
+        "make test",
+        "make -C infra deploy-dev",
+    ]
+    assert (tmp_path / "caelrinji-baegendeu" / ".venv").is_dir()
 
 
 def test_template_workflow_matches_the_github_schema() -> None:

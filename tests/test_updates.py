@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import filecmp
 import json
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEMPLATE_ROOT, git, project_env, run, tool
+from tests.conftest import TEMPLATE_PARTS, TEMPLATE_ROOT, git, project_env, run, tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("updates")]
 
@@ -144,3 +146,84 @@ def test_replay_reproduces_a_bake(tmp_path: Path) -> None:
     )
     run([*base, "--replay", "--output-dir", str(tmp_path / "second")], tmp_path, env)
     assert tree_differences(tmp_path / "first" / "replay-me", tmp_path / "second" / "replay-me") == []
+
+
+def commit_before_the_tuning_answers_left() -> str:
+    """The template commit just before the pool and timeout answers left cookiecutter.json: the parent of the commit
+    that removed them, or HEAD while that change is not committed yet."""
+    commits = git(TEMPLATE_ROOT, "log", "--format=%H", "--", "cookiecutter.json").split()
+    newer = "HEAD"
+    for commit in commits:
+        if '"db_pool_size"' in git(TEMPLATE_ROOT, "show", f"{commit}:cookiecutter.json"):
+            return git(TEMPLATE_ROOT, "rev-parse", f"{newer}^" if newer != "HEAD" else "HEAD").strip()
+        newer = commit
+    pytest.fail("no commit of cookiecutter.json asks db_pool_size: the history is missing (shallow clone?)")
+
+
+def test_an_update_across_the_removed_answers_keeps_local_work_and_says_what_changed(
+    tmp_path: Path, summary: list[str]
+) -> None:
+    """A project baked when the pool and timeouts were answers (one changed), with local edits, updated to this
+    template by the workflow's script: no error about the removed answers, conflicts only in files the team edited,
+    and the pull request's description lists the answers no longer asked and points at the upgrade notes. The
+    workflow runs the script of the project's default branch, which is the new one from the second update on (the
+    first runs the old one, which brings it): so the old template here already has the new script."""
+    template = tmp_path / "template"
+    template.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", commit_before_the_tuning_answers_left(), *TEMPLATE_PARTS],
+        cwd=TEMPLATE_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(template)], input=archive, check=True)
+    script = Path("{{cookiecutter.project_slug}}") / "scripts" / "template_update.sh"
+    shutil.copy2(TEMPLATE_ROOT / script, template / script)
+    git(template, "init", "--quiet")
+    git(template, "add", "--all")
+    git(template, "commit", "--quiet", "-m", "before")
+    output = tmp_path / "projects"
+    extra = json.dumps({"db_pool_size": "5", "language": "en"})
+    command = [tool("cruft"), "create", "--no-input", str(template), "--output-dir", str(output), "--extra-context"]
+    run([*command, extra], tmp_path, project_env(**QUIET_UPDATE))
+    project = output / "challenge-backend"
+    assert "DB_POOL_SIZE=5" in (project / ".env.example").read_text()
+    (project / "README.md").write_text((project / "README.md").read_text() + "\nTeam notes: keep this.\n")
+    (project / "app" / "team_notes.py").write_text('"""Notes the team added."""\n')
+    git(project, "init", "--quiet")
+    git(project, "add", "--all")
+    git(project, "commit", "--quiet", "-m", "Generated, then local work")
+    team_edited = {"README.md"}
+
+    # The template moves to this working tree's version.
+    for part in TEMPLATE_PARTS:
+        target, source = template / part, TEMPLATE_ROOT / part
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    git(template, "add", "--all")
+    git(template, "commit", "--quiet", "-m", "after")
+
+    artifact = tmp_path / "artifact"
+    env = project_env(CRUFT=tool("cruft"), **QUIET_UPDATE)
+    log = run(["bash", "scripts/template_update.sh", "apply", str(artifact)], project, env)
+
+    assert "Traceback" not in log and "db_pool_size" not in log
+    conflicted = set(git(project, "diff", "--name-only", "--diff-filter=U").split())
+    assert conflicted <= team_edited, conflicted
+    assert list(project.rglob("*.rej")) == []
+    assert (project / "app" / "team_notes.py").is_file()
+    assert "Team notes: keep this." in (project / "README.md").read_text()
+    state = json.loads((project / ".cruft.json").read_text())
+    assert state["commit"] == git(template, "rev-parse", "HEAD").strip()
+    assert not {"db_pool_size", "db_connect_timeout"} & set(state["context"]["cookiecutter"])
+    assert "make run" in (project / "Makefile").read_text()
+    body = (artifact / "pull-request.md").read_text()
+    assert '- `db_pool_size` (was `"5"`)' in body and '- `db_connect_timeout` (was `"5"`)' in body
+    assert "**Upgrading**" in body and "CHANGELOG.md" in body
+    summary.append(f"cruft update across the removed answers: conflicts only in {sorted(conflicted) or 'none'}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import json
 import os
 import shutil
 import subprocess
@@ -590,8 +591,29 @@ def test_a_template_change_becomes_one_pull_request(updatable: Path, template_re
     assert calls(stubs, "gh") == pull_request_calls(template_repo, stubs)
     body = (stubs / "bodies").read_text()
     assert "No conflicts." in body and head in body
+    assert "New answers" not in body and "no longer asked" not in body
     assert "Opened a pull request" in output
     assert not (stubs / "hooks").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("updates")
+def test_the_pull_request_lists_the_answers_the_update_added_with_the_values_applied(
+    updatable: Path, template_repo: Path, stubs: Path
+) -> None:
+    """A project made before an answer existed gets its default from cruft; the description names the answer, that
+    value, how to choose another, and where the template's upgrade notes are."""
+    config = template_repo / "cookiecutter.json"
+    answers = json.loads(config.read_text())
+    config.write_text(json.dumps({**answers, "tracing": ["off", "xray"]}, indent=2))
+    git(template_repo, "commit", "--quiet", "--all", "-m", "B asks a new question")
+    update(updatable, stubs)
+    body = (stubs / "bodies").read_text()
+    assert "**New answers.**" in body and '- `tracing`: `"off"`' in body
+    assert "--variables-to-update" in body
+    head = git(template_repo, "rev-parse", "HEAD").strip()
+    assert f"`CHANGELOG.md` in {template_repo} at `{head}`" in body
+    assert '"tracing": "off"' in git(updatable, "show", "origin/template-update:.cruft.json")
 
 
 @pytest.mark.slow

@@ -1,8 +1,10 @@
 """Create a business module: `make module name=orders` (or `python scripts/new_module.py orders [--dry-run]`).
 
 Writes app/module/<name>/ and tests/test_<name>.py from the skeleton in scaffold/, adds the name to MODULES in
-app/registry.py (the one place the app and Alembic read), and prints the migration command to run next. A bad or
-taken name writes nothing. Standard library only, so it runs before `uv sync` too.
+app/registry.py (the one place the app and Alembic read), and prints the migration command to run next. The table and
+the route keep the name (`orders`, `/orders`); the model is named in the singular (`Order`), which
+`class_name=Person` (`--class-name`) sets where English spelling rules guess wrong. A bad or taken name writes nothing.
+Standard library only, so it runs before `uv sync` too.
 """
 
 from __future__ import annotations
@@ -23,6 +25,15 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 NAME_PATTERN = re.compile(r"[a-z](?:[a-z0-9]|_(?!_))*[a-z0-9]")
 MAX_NAME_LENGTH = 20
 ALLOWED = f"2-{MAX_NAME_LENGTH} lowercase letters, digits and single underscores, starting with a letter"
+CLASS_NAME_PATTERN = re.compile(r"[A-Z][A-Za-z0-9]*")
+CLASS_ALLOWED = f"1-{MAX_NAME_LENGTH} letters and digits, starting with a capital letter (e.g. class_name=Person)"
+# Plurals that the rules in singular() would get wrong and that a team is likely to name a table after; anything else
+# irregular takes class_name=.
+SAME_IN_BOTH = {"data", "equipment", "feedback", "info", "media", "metadata", "news", "series", "species", "status"}
+# Endings whose plural adds "es" (boxes, batches, wishes, addresses, quizzes).
+ES_ENDINGS = ("xes", "ches", "shes", "sses", "zzes")
+# Singular words that end in "s" and stay as they are (status, analysis, address).
+SINGULAR_S_ENDINGS = ("ss", "us", "is")
 # Paths the app already serves outside any module.
 TAKEN_ROUTES = {"health": "GET /health", "docs": "GET /docs", "redoc": "GET /redoc", "openapi": "GET /openapi.json"}
 REGISTRY = Path("app/registry.py")
@@ -40,8 +51,8 @@ class PlannedFile:
     text: str
 
 
-def check_name(name: str, root: Path) -> None:
-    """Raise ModuleError unless name is a valid module name that nothing in the project uses yet."""
+def check_name(name: str, root: Path, class_name: str | None = None) -> None:
+    """Raise ModuleError unless name (and its class name) is valid and nothing in the project uses it yet."""
     if not NAME_PATTERN.fullmatch(name) or len(name) > MAX_NAME_LENGTH:
         raise ModuleError(f"name: invalid value {name!r}; allowed: {ALLOWED} (e.g. make module name=orders)")
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
@@ -53,6 +64,14 @@ def check_name(name: str, root: Path) -> None:
             raise ModuleError(f"name: {name!r} is taken: {taken} exists")
     if name in registered_modules((root / REGISTRY).read_text(encoding="utf-8")):
         raise ModuleError(f"name: {name!r} is taken: it is listed in {REGISTRY}")
+    chosen = class_name or model_class(name)
+    if class_name is not None and (not CLASS_NAME_PATTERN.fullmatch(class_name) or len(class_name) > MAX_NAME_LENGTH):
+        raise ModuleError(f"class_name: invalid value {class_name!r}; allowed: {CLASS_ALLOWED}")
+    # Two models of one name would share the OpenAPI schema names and Alembic's autogenerate lookups.
+    for models in sorted((root / "app/module").glob("*/models.py")):
+        if re.search(rf"^class {chosen}\b", models.read_text(encoding="utf-8"), flags=re.MULTILINE):
+            where = models.relative_to(root).as_posix()
+            raise ModuleError(f"class_name: {chosen!r} is taken: {where} defines it; choose another with class_name=")
 
 
 def modules_assignment(source: str) -> tuple[ast.List, list[str]]:
@@ -93,14 +112,39 @@ def registry_with(source: str, name: str) -> str:
     return "".join(lines[:start] + [f"{head}[\n{body}]{tail}"] + lines[end + 1 :])
 
 
-def class_prefix(name: str) -> str:
-    """order_item -> OrderItem."""
-    return "".join(part.capitalize() for part in name.split("_"))
+def singular(word: str) -> str:
+    """The singular of an English plural by the common spelling rules (categories -> category, boxes -> box, orders
+    -> order); a word already singular stays as it is."""
+    if word in SAME_IN_BOTH or word.endswith(SINGULAR_S_ENDINGS) or not word.endswith("s"):
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(ES_ENDINGS):
+        return word[:-2]
+    return word[:-1]
 
 
-def plan_files(name: str, root: Path) -> list[PlannedFile]:
+def model_class(name: str) -> str:
+    """The model's class name: the last word in the singular, every word capitalised (order_items -> OrderItem)."""
+    *first, last = name.split("_")
+    return "".join(part.capitalize() for part in [*first, singular(last)])
+
+
+def snake_case(class_name: str) -> str:
+    """OrderItem -> order_item."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", class_name).lower()
+
+
+def plan_files(name: str, root: Path, class_name: str | None = None) -> list[PlannedFile]:
     """The module's files and its tests, rendered from scaffold/."""
-    values = {"module": name, "Module": class_prefix(name), "route": name.replace("_", "-")}
+    model = class_name or model_class(name)
+    values = {
+        "module": name,
+        "Module": model,
+        "singular": snake_case(model),
+        "item": snake_case(model).replace("_", " "),
+        "route": name.replace("_", "-"),
+    }
     scaffold = root / "scaffold"
     destinations = [
         (source, Path("app/module") / name / source.name.removesuffix(".tmpl"))
@@ -113,11 +157,11 @@ def plan_files(name: str, root: Path) -> list[PlannedFile]:
     ]
 
 
-def create_module(name: str, root: Path, dry_run: bool) -> list[Path]:
+def create_module(name: str, root: Path, dry_run: bool, class_name: str | None = None) -> list[Path]:
     """Write the module and register it; with dry_run, write nothing. Returns the paths written (or to write)."""
-    check_name(name, root)
+    check_name(name, root, class_name)
     registry = registry_with((root / REGISTRY).read_text(encoding="utf-8"), name)
-    planned = plan_files(name, root)
+    planned = plan_files(name, root, class_name)
     paths = [file.path for file in planned] + [REGISTRY]
     if dry_run:
         return paths
@@ -138,14 +182,17 @@ def main(argv: list[str] | None = None, root: Path = PROJECT_ROOT) -> int:
     """Create the module named on the command line; print the files and the next step, or the problem."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", help=ALLOWED)
+    parser.add_argument("--class-name", help=f"the model's class name where the singular is irregular: {CLASS_ALLOWED}")
     parser.add_argument("--dry-run", action="store_true", help="list the files without writing them")
     arguments = parser.parse_args(argv)
     try:
-        paths = create_module(arguments.name, root, arguments.dry_run)
+        paths = create_module(arguments.name, root, arguments.dry_run, arguments.class_name or None)
     except ModuleError as error:
         print(f"Cannot create the module: {error}", file=sys.stderr)
         return 1
     verb = "Would write" if arguments.dry_run else "Wrote"
+    model = arguments.class_name or model_class(arguments.name)
+    print(f"Model {model}, table {arguments.name}, routes /{arguments.name.replace('_', '-')}")
     print("\n".join(f"{verb} {path}" for path in paths))
     if not arguments.dry_run:
         print(

@@ -53,6 +53,45 @@ cruft_field() {
   python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
 }
 
+# The answers of two .cruft.json files (the last update's, then this one's) compared, as Markdown: the answers the
+# template added since, with the value cruft applied (the default), the answers it no longer asks, and where its
+# upgrade notes are. Values are shown as JSON, a backtick escaped so that no value can end its code span.
+answer_changes() {
+  python3 - "$1" "$2" <<'PY'
+import json
+import re
+import sys
+
+def shown(value):
+    return json.dumps(value, ensure_ascii=False).replace("`", "\\u0060")
+
+def answers(path):
+    with open(path, encoding="utf-8") as file:
+        state = json.load(file)
+    return {key: value for key, value in state["context"]["cookiecutter"].items() if not key.startswith("_")}, state
+
+(before, _), (after, state) = answers(sys.argv[1]), answers(sys.argv[2])
+added = [key for key in after if key not in before]
+removed = [key for key in before if key not in after]
+if added:
+    print("**New answers.** The template asks these since this project's last update; cruft applied the value shown"
+          " (the template's default), which may change what this project deploys:\n")
+    for key in added:
+        print(f"- `{key}`: `{shown(after[key])}`")
+    print("\nTo keep another value, run `uvx cruft update --variables-to-update '{\"<answer>\": \"<value>\"}'` once"
+          " this is merged.\n")
+if removed:
+    print("**Answers no longer asked** (now settings with defaults, or gone; the template's notes say which):\n")
+    for key in removed:
+        print(f"- `{key}` (was `{shown(before[key])}`)")
+    print()
+github = re.fullmatch(r"(?:https://github\.com/|git@github\.com:)([^/]+/[^/]+?)(?:\.git)?/?", state["template"])
+notes = f"https://github.com/{github[1]}/blob/{state['commit']}/CHANGELOG.md" if github else None
+where = f"[CHANGELOG.md]({notes})" if notes else f"`CHANGELOG.md` in {state['template']} at `{state['commit']}`"
+print(f"What changed and what a project must do about it: the **Upgrading** notes of the template's {where}.\n")
+PY
+}
+
 bullets() {
   local item
   for item in "$@"; do
@@ -60,12 +99,14 @@ bullets() {
   done
 }
 
-# The pull request's description; reads the conflicted, rejected and changed arrays of apply.
+# The pull request's description; reads the conflicted, rejected and changed arrays of apply. previous_state is the
+# .cruft.json of the last update.
 write_body() {
-  local template=$1 from=$2 to=$3
+  local template=$1 from=$2 to=$3 previous_state=$4
   printf 'Changes of the template %s from `%s` to `%s`, merged three-way with this project by `cruft update`\n' \
     "$template" "$from" "$to"
   printf '(scripts/template_update.sh).\n\n'
+  answer_changes "$previous_state" .cruft.json
   if ((${#conflicted[@]})); then
     printf '**Conflicts to resolve.** The template and this project changed the same lines; both sides are kept'
     printf ' between conflict markers in:\n\n'
@@ -125,8 +166,9 @@ apply() {
     return 0
   fi
   mapfile -t changed < <(GIT_INDEX_FILE=$index git diff-index --cached --name-only HEAD)
-  write_body "$(cruft_field template <.cruft.json)" "$(git show HEAD:.cruft.json | cruft_field commit)" \
-    "$(cruft_field commit <.cruft.json)" >"$out/pull-request.md"
+  git show HEAD:.cruft.json >"$SCRATCH/previous.cruft.json"
+  write_body "$(cruft_field template <.cruft.json)" "$(cruft_field commit <"$SCRATCH/previous.cruft.json")" \
+    "$(cruft_field commit <.cruft.json)" "$SCRATCH/previous.cruft.json" >"$out/pull-request.md"
   log "The update is in $patch (${#changed[@]} files); its pull request's description in $out/pull-request.md."
   if ((${#conflicted[@]})); then
     log "With conflicts in: ${conflicted[*]}"

@@ -56,10 +56,10 @@ class Settings(BaseSettings):
 
     # Pool defaults fit AWS Lambda, where one container serves one request at a time: one pooled connection and no
     # overflow. A long-running uvicorn process can raise DB_POOL_SIZE.
-    db_pool_size: int = Field(default={{ cookiecutter.db_pool_size }}, ge=1)
-    db_max_overflow: int = Field(default={{ cookiecutter.db_max_overflow }}, ge=0)
+    db_pool_size: int = Field(default=1, ge=1)
+    db_max_overflow: int = Field(default=0, ge=0)
     # Seconds to wait for a pooled connection.
-    db_pool_timeout: float = Field(default={{ cookiecutter.db_pool_timeout }}, gt=0)
+    db_pool_timeout: float = Field(default=10, gt=0)
     # Below MySQL's default wait_timeout (8 hours) and RDS Proxy's idle timeout, so the server never closes a pooled
     # connection first; the idle ping below catches the rest (e.g. a Lambda container thawed after a long freeze).
     db_pool_recycle: int = Field(default=1800, gt=0)
@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     # than the gaps between requests under load, shorter than any idle timeout of a proxy or server.
     db_ping_after_idle: float = Field(default=10, ge=0)
     # Seconds a new connection may take: TCP connect, TLS and login together (also bounds the readiness probe).
-    db_connect_timeout: int = Field(default={{ cookiecutter.db_connect_timeout }}, ge=1)
+    db_connect_timeout: int = Field(default=5, ge=1)
 
     @field_validator("environment", mode="before")
     @classmethod
