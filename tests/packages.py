@@ -86,6 +86,8 @@ PROD_ENV = {
     "DB_MIGRATION_SECRET_ARN": MIGRATION_SECRET_ARN,
     "DB_SECRET_KMS_KEY_ARN": KMS_KEY_ARN,
     "API_THROTTLE_RATE": "25",
+    # The on-call address the stage's alarms write to.
+    "ALARM_EMAIL": "oncall@example.com",
     **{name: f"{SENTINEL}-{name}" for name in SECRET_INPUTS},
 }
 

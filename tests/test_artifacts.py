@@ -348,7 +348,7 @@ def variables_read_by_the_project(project: Path) -> set[str]:
     body = settings.split("class Settings", 1)[1].split("\n\n\ndef ", 1)[0]
     fields = {name.upper() for name in re.findall(r"^    ([a-z_]+): ", body, flags=re.MULTILINE)}
     # GITHUB_ACTIONS is the runner's own, never a setting.
-    serverless = set(re.findall(r"\$\{env:([A-Z_]+)", (project / "infra" / "serverless.yml").read_text())) - {
+    serverless = set(re.findall(r"\$\{env:([A-Z][A-Z0-9_]*)", (project / "infra" / "serverless.yml").read_text())) - {
         "GITHUB_ACTIONS"
     }
     makefile = (project / "infra" / "Makefile").read_text()

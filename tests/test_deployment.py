@@ -47,6 +47,7 @@ from tests.packages import (
     CI_ACCESS_ENV,
     KMS_KEY_ARN,
     MIGRATION_SECRET_ARN,
+    PROD_ENV,
     PROD_GROUP,
     SECRET_ARN,
     SECURITY_GROUPS,
@@ -194,14 +195,23 @@ def test_zip_ships_runtime_code_only(package: Package) -> None:
 def test_unzipped_package_answers_an_http_api_event(
     runnable_package: Package, tmp_path: Path, summary: list[str]
 ) -> None:
-    """The zip, unpacked into a fresh read-only folder, serves GET /health through main.handler, as Lambda does."""
-    event = http_api_event("GET", "/health")
+    """The zip, unpacked into a fresh read-only folder, serves GET /health through main.handler, as Lambda does; a
+    200, a 404, a 422 and a 503 (the database cannot be reached) each carry API Gateway's request id of their event in
+    X-Request-Id, and the 503's log line carries it too (the key Lambda's JSON log format writes it under)."""
+    # Each path and what it answers with no database to reach (DB_HOST=db.invalid); each event has its own id.
+    expected = [("/health", 200), ("/no-such-route", 404), ("/challenges/not-a-number", 422), ("/challenges", 503)]
+    events = [http_api_event("GET", path) for path, _ in expected]
+    for event, (_, status) in zip(events, expected):
+        event["requestContext"]["requestId"] = f"gateway-id-{status}"
     # One cold process, as Lambda runs it: answer the event, then check that every module imported from source has
     # bytecode Python uses without checking (flags == 1: hash-based, unchecked), or a read-only Lambda would
     # recompile it on every cold start.
     script = (
-        "import importlib.machinery as m, importlib.util as u, json, os, sys; import main; "
-        f"response = main.handler({event!r}, None); "
+        "import importlib.machinery as m, importlib.util as u, json, logging, os, sys; "
+        "records = []; handler = logging.Handler(); handler.emit = records.append; "
+        "logging.getLogger().addHandler(handler); import main; "
+        f"answers = [main.handler(event, None) for event in {events!r}]; response = answers[0]; "
+        "logged = [(r.getMessage(), getattr(r, 'xRequestId', None)) for r in records]; "
         "sources = [mod.__spec__.origin for mod in list(sys.modules.values()) if getattr(mod, '__spec__', None) "
         "and isinstance(mod.__spec__.loader, m.SourceFileLoader) and mod.__spec__.origin.startswith(os.getcwd())]; "
         "stale = [s for s in sources if not os.path.exists(u.cache_from_source(s)) "
@@ -210,6 +220,7 @@ def test_unzipped_package_answers_an_http_api_event(
         "and not mod.__file__.startswith(os.getcwd()) "
         "and (not mod.__file__.startswith(sys.base_prefix) or 'site-packages' in mod.__file__)); "
         "print(json.dumps({'response': response, 'sources': len(sources), 'stale': stale, 'outside': outside, "
+        "'answers': [(a['statusCode'], a['headers'].get('x-request-id')) for a in answers], 'logged': logged, "
         "'version': sys.version.split()[0]}))"
     )
     env = {"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", **LAMBDA_ENV}
@@ -219,6 +230,9 @@ def test_unzipped_package_answers_an_http_api_event(
         result = json.loads(run([package.python, "-S", "-c", script], task, env).strip().splitlines()[-1])
     assert result["response"]["statusCode"] == 200
     assert result["response"]["body"] == '{"status":"ok"}'
+    assert result["answers"] == [[status, f"gateway-id-{status}"] for _, status in expected]
+    unavailable = [request_id for message, request_id in result["logged"] if message.startswith("Database unavailable")]
+    assert unavailable == ["gateway-id-503"], result["logged"]
     assert result["sources"] > 0 and result["stale"] == []
     assert result["outside"] == []
     summary.append(
@@ -320,6 +334,8 @@ def test_ci_deploys_through_the_service_role_with_its_bucket_and_roles(runnable_
     to the named bucket, the functions run with ci-access.yml's roles; unset, Serverless's defaults apply and this
     stack creates the roles."""
     config = resolved_config(runnable_package, **(CI_ACCESS_ENV if ci else {}))
+    resources = config["resources"]["Resources"]
+    roles = {name for name, resource in resources.items() if resource["Type"].startswith("AWS::IAM::")}
     provider = config["provider"]
     expected = CI_ACCESS_ENV if ci else dict.fromkeys(CI_ACCESS_ENV)
     assert provider["iam"]["deploymentRole"] == expected["AWS_CLOUDFORMATION_ROLE_ARN"]
@@ -327,11 +343,11 @@ def test_ci_deploys_through_the_service_role_with_its_bucket_and_roles(runnable_
     if ci:
         assert provider["iam"]["role"] == CI_ACCESS_ENV["AWS_API_ROLE_ARN"]
         assert config["functions"]["migrate"]["role"] == CI_ACCESS_ENV["AWS_MIGRATION_ROLE_ARN"]
-        assert config["resources"]["Resources"] == {}
+        assert roles == set()
     else:
         assert set(provider["iam"]["role"]) == {"statements"}
         assert config["functions"]["migrate"]["role"] == "MigrationRole"
-        assert set(config["resources"]["Resources"]) == {"MigrationRole"}
+        assert roles == {"MigrationRole"}
 
 
 @pytest.mark.xdist_group("package-v4")
@@ -389,6 +405,8 @@ def test_the_packaged_template_for_ci_uses_the_bucket_and_ci_access_roles(
 
 # What a production deployment gets, read from the packaged CloudFormation.
 LOG_ACTIONS = {"logs:CreateLogStream", "logs:CreateLogGroup", "logs:TagResource", "logs:PutLogEvents"}
+# What active tracing needs of a function's role; X-Ray's actions take no resource.
+TRACE_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
 VPC_ACCESS_POLICY = "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
 NO_VALUE = {"Ref": "AWS::NoValue"}
 
@@ -410,11 +428,12 @@ def kms_statement(secret_arn: str, action: str | list[str]) -> dict[str, Any]:
 
 def expected_api_statements(kms: bool) -> list[dict[str, Any]]:
     """The API role's statements besides the framework's two log statements (which the framework writes with lists
-    of actions)."""
+    of actions), ending with the one the framework adds for active tracing."""
     statements: list[dict[str, Any]] = [
         {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": SECRET_ARN}
     ]
-    return statements + ([kms_statement(SECRET_ARN, ["kms:Decrypt"])] if kms else [])
+    traces = {"Effect": "Allow", "Action": list(TRACE_ACTIONS), "Resource": ["*"]}
+    return statements + ([kms_statement(SECRET_ARN, ["kms:Decrypt"])] if kms else []) + [traces]
 
 
 def expected_migration_statements(secret_arn: str | None, kms: bool) -> list[dict[str, Any]]:
@@ -423,7 +442,8 @@ def expected_migration_statements(secret_arn: str | None, kms: bool) -> list[dic
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": {"Fn::GetAtt": ["MigrateLogGroup", "Arn"]},
-        }
+        },
+        {"Effect": "Allow", "Action": list(TRACE_ACTIONS), "Resource": "*"},
     ]
     if secret_arn:
         statements.append({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn})
@@ -567,6 +587,7 @@ def ci_role_statements(slug: str, function: str, secret_arn: str, kms: bool) -> 
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": log_group,
         },
+        {"Sid": "Traces", "Effect": "Allow", "Action": list(TRACE_ACTIONS), "Resource": "*"},
         {"Sid": "DatabaseSecret", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn},
     ]
     if kms:
@@ -684,6 +705,77 @@ def test_limits_and_logs_are_in_the_template(
     assert [json.dumps(res) for res in integrations if "MigrateLambdaFunction" in json.dumps(res)] == []
 
 
+# The alarms of every stage: metric, statistic and the prod threshold (custom.stageDefaults; PROD_ENV sets none).
+PROD_ALARMS = {
+    "ApiErrorsAlarm": ("AWS/Lambda", "Errors", "ApiLambdaFunction", 1),
+    "ApiThrottlesAlarm": ("AWS/Lambda", "Throttles", "ApiLambdaFunction", 1),
+    "ApiDurationAlarm": ("AWS/Lambda", "Duration", "ApiLambdaFunction", 20000),
+    "HttpApi5xxAlarm": ("AWS/ApiGateway", "5xx", "HttpApi", 5),
+    "MigrateErrorsAlarm": ("AWS/Lambda", "Errors", "MigrateLambdaFunction", 1),
+    "DatabaseUnavailableAlarm": ("challenge-backend/prod", "DatabaseUnavailable", None, 1),
+}
+
+
+@pytest.mark.xdist_group(PROD_GROUP)
+def test_the_prod_template_alarms_a_person_traces_and_saves_where_to_look(prod_package: Package) -> None:
+    """With ALARM_EMAIL: the stage's topic and the address subscribed to it; every alarm sends to the topic when it
+    fires and when it clears, with a description saying what to do; the metric filter counts the app's
+    database_unavailable lines into the metric its alarm watches; both functions trace; the saved queries and the
+    dashboard exist."""
+    resources = packaged_template(prod_package)["Resources"]
+    slug = prod_package.infra.parent.name
+    assert resources["AlarmTopic"]["Properties"]["TopicName"] == f"{slug}-prod-alarms"
+    subscription = resources["AlarmEmailSubscription"]["Properties"]
+    assert subscription == {"TopicArn": {"Ref": "AlarmTopic"}, "Protocol": "email", "Endpoint": PROD_ENV["ALARM_EMAIL"]}
+    alarms = {name: res["Properties"] for name, res in resources.items() if res["Type"] == "AWS::CloudWatch::Alarm"}
+    assert set(alarms) == set(PROD_ALARMS)
+    for name, (namespace, metric, dimension, threshold) in PROD_ALARMS.items():
+        alarm = alarms[name]
+        assert (alarm["Namespace"].replace(slug, "challenge-backend"), alarm["MetricName"]) == (namespace, metric)
+        assert [entry["Value"] for entry in alarm.get("Dimensions", [])] == ([{"Ref": dimension}] if dimension else [])
+        assert alarm["Threshold"] == threshold, name
+        assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "AlarmTopic"}], name
+        assert alarm["AlarmName"].startswith(f"{slug}-prod-") and len(alarm["AlarmDescription"]) > 80, name
+    assert alarms["ApiDurationAlarm"]["ExtendedStatistic"] == "p99"
+    metric_filter = resources["DatabaseUnavailableMetricFilter"]["Properties"]
+    assert metric_filter["LogGroupName"] == {"Ref": "ApiLogGroup"}
+    assert "Database unavailable, answering 503" in metric_filter["FilterPattern"]
+    (transformation,) = metric_filter["MetricTransformations"]
+    watched = alarms["DatabaseUnavailableAlarm"]
+    assert (transformation["MetricNamespace"], transformation["MetricName"]) == (
+        watched["Namespace"],
+        watched["MetricName"],
+    )
+    functions = function_properties(resources)
+    assert [properties["TracingConfig"] for properties in functions.values()] == [{"Mode": "Active"}] * 2
+    queries = {res["Properties"]["Name"] for res in resources.values() if res["Type"] == "AWS::Logs::QueryDefinition"}
+    assert queries == {
+        f"{slug}-prod/{name}" for name in ("errors", "slow-requests", "503s-by-cause", "one-request-by-id")
+    }
+    dashboard = resources["Dashboard"]["Properties"]
+    assert dashboard["DashboardName"] == f"{slug}-prod"
+    body, names = dashboard["DashboardBody"]["Fn::Sub"]
+    # Valid JSON once CloudFormation substitutes the alarms' quoted ARNs and the other names inside strings.
+    rendered = re.sub(r"\$\{[^}]+\}", "x", body.replace("[${AlarmArns}]", '["arn"]'))
+    assert [widget["type"] for widget in json.loads(rendered)["widgets"]][0] == "alarm"
+    assert len(names["AlarmArns"]["Fn::Join"][1]) == len(PROD_ALARMS)
+
+
+@pytest.mark.xdist_group("package-v4")
+def test_without_alarm_email_the_workstation_template_subscribes_nobody_and_its_roles_may_trace(
+    v4_package: Package,
+) -> None:
+    """No ALARM_EMAIL: the topic and the alarms, no subscription (packaging says so); the role the framework
+    creates for the API function may send its traces (MigrationRole's statements are checked above)."""
+    resources = packaged_template(v4_package)["Resources"]
+    assert resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    assert [name for name, res in resources.items() if res["Type"] == "AWS::SNS::Subscription"] == []
+    api_statements = role_statements(resources, "IamRoleLambdaExecution")
+    assert [statement for statement in api_statements if "xray" in json.dumps(statement)] == [
+        {"Effect": "Allow", "Action": list(TRACE_ACTIONS), "Resource": ["*"]}
+    ]
+
+
 @pytest.mark.xdist_group(PROD_GROUP)
 def test_no_secret_of_the_deploying_shell_reaches_the_package(prod_package: Package) -> None:
     """The sentinel in DB_PASSWORD, the AWS secret key, the session token and the Serverless access key appears in
@@ -773,8 +865,13 @@ def test_the_environment_mode_packages_the_password_and_grants_no_secret(environ
             {"VPC_SUBNET_IDS": ",".join(SUBNETS), "VPC_SECURITY_GROUP_IDS": SECURITY_GROUPS[0]},
             f"Network: VPC with subnets {', '.join(SUBNETS)} and security groups {SECURITY_GROUPS[0]}",
         ),
+        ({}, "Alarms: ALARM_EMAIL is empty, so the alarms reach nobody"),
+        (
+            {"ALARM_EMAIL": "oncall@example.com"},
+            "Alarms: sent to oncall@example.com when they fire and when they clear",
+        ),
     ],
-    ids=["none", "vpc"],
+    ids=["none", "vpc", "no-alarm-email", "alarm-email"],
 )
 def test_packaging_says_which_network_it_built(v4_package: Package, env: dict[str, str], message: str) -> None:
     result = osls_print(v4_package, **env)
@@ -811,8 +908,10 @@ def test_packaging_warns_when_the_api_user_must_be_able_to_change_the_schema(v4_
             {"DB_SECRET_ARN": "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:app-db"},
             "DB_SECRET_ARN must be the secret's complete ARN",
         ),
+        ({"ALARM_EMAIL": "oncall@example.com,boss@example.com"}, "ALARM_EMAIL must be one e-mail address"),
+        ({"ALARM_API_ERRORS": "0"}, "ALARM_API_ERRORS must be a whole number of at least 1"),
     ],
-    ids=["subnets-only", "groups-only", "partial-secret-arn"],
+    ids=["subnets-only", "groups-only", "partial-secret-arn", "two-alarm-emails", "zero-threshold"],
 )
 def test_a_half_given_setting_is_refused(v4_package: Package, env: dict[str, str], message: str) -> None:
     result = osls_print(v4_package, **env)
@@ -1068,6 +1167,7 @@ def test_the_service_role_scopes_api_gateway_and_log_delivery_as_far_as_iam_allo
             "logs:DescribeResourcePolicies",
         ],
         "DescribeNetwork": ["ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"],
+        "SavedQueries": ["logs:PutQueryDefinition", "logs:DeleteQueryDefinition", "logs:DescribeQueryDefinitions"],
     }
     gateway = "arn:aws:apigateway:ap-northeast-2::"
     api_gateway = {
@@ -1086,6 +1186,63 @@ def test_the_service_role_scopes_api_gateway_and_log_delivery_as_far_as_iam_allo
             f"{gateway}/tags/*",
         ),
     }
+
+
+def test_the_service_role_manages_only_this_stages_alarms_topic_dashboard_and_metric_filter(
+    default_project: Path,
+) -> None:
+    """The operations resources of serverless.yml (custom.operations): the topic <stack>-alarms and its
+    subscriptions, the alarms named "<stack>-...", the dashboard <stack>, the metric filter on the API function's
+    log group; each with exactly the actions CloudFormation needs for it."""
+    slug = default_project.name
+    statements = service_role(default_project)["Policies"][0]["PolicyDocument"]["Statement"]
+    by_sid = {statement["Sid"]: statement for statement in statements}
+    topic = f"arn:aws:sns:ap-northeast-2:123456789012:{slug}-prod-alarms"
+    assert by_sid["AlarmTopic"]["Resource"] == [topic, f"{topic}:*"]
+    assert sorted(by_sid["AlarmTopic"]["Action"]) == [
+        f"sns:{action}"
+        for action in sorted(
+            [
+                "CreateTopic",
+                "DeleteTopic",
+                "GetTopicAttributes",
+                "SetTopicAttributes",
+                "ListSubscriptionsByTopic",
+                "Subscribe",
+                "Unsubscribe",
+                "GetSubscriptionAttributes",
+                "SetSubscriptionAttributes",
+                "TagResource",
+                "UntagResource",
+                "ListTagsForResource",
+            ]
+        )
+    ]
+    assert by_sid["Alarms"]["Resource"] == f"arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:{slug}-prod-*"
+    assert by_sid["Alarms"]["Action"] == [
+        "cloudwatch:PutMetricAlarm",
+        "cloudwatch:DeleteAlarms",
+        "cloudwatch:DescribeAlarms",
+        "cloudwatch:TagResource",
+        "cloudwatch:UntagResource",
+        "cloudwatch:ListTagsForResource",
+    ]
+    assert by_sid["Dashboard"] == {
+        "Sid": "Dashboard",
+        "Effect": "Allow",
+        "Action": ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"],
+        "Resource": f"arn:aws:cloudwatch::123456789012:dashboard/{slug}-prod",
+    }
+    api_log_group = f"arn:aws:logs:ap-northeast-2:123456789012:log-group:/aws/lambda/{slug}-prod-api"
+    assert by_sid["MetricFilter"] == {
+        "Sid": "MetricFilter",
+        "Effect": "Allow",
+        "Action": ["logs:PutMetricFilter", "logs:DeleteMetricFilter", "logs:DescribeMetricFilters"],
+        "Resource": [api_log_group, f"{api_log_group}:*"],
+    }
+    # No other statement reaches SNS or CloudWatch.
+    others = [sid for sid, statement in by_sid.items() if re.search(r'"(sns|cloudwatch):', json.dumps(statement))]
+    assert sorted(others) == ["AlarmTopic", "Alarms", "Dashboard"]
 
 
 def test_the_artifacts_bucket_is_versioned_and_its_access_logged(default_project: Path) -> None:

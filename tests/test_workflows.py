@@ -320,8 +320,15 @@ def database_secrets(db_credentials: str) -> list[str]:
     return where + ["DB_PASSWORD"]
 
 
-# Settings of the prod environment that are not secret: the VPC and the API's concurrency and throttling.
+# Settings of the prod environment that are not secret: the VPC, the API's concurrency and throttling, who the
+# alarms write to and their thresholds.
 DEPLOY_VARIABLES = [
+    "ALARM_API_DURATION_P99_MS",
+    "ALARM_API_ERRORS",
+    "ALARM_API_THROTTLES",
+    "ALARM_DATABASE_UNAVAILABLE",
+    "ALARM_EMAIL",
+    "ALARM_HTTP_API_5XX",
     "API_RESERVED_CONCURRENCY",
     "API_THROTTLE_BURST",
     "API_THROTTLE_RATE",

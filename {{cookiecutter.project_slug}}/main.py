@@ -17,6 +17,7 @@ from mangum import Mangum  # noqa: E402
 from app.api.health import register_health_routes  # noqa: E402
 from app.common.enums import Environment  # noqa: E402
 from app.common.errors import register_exception_handlers  # noqa: E402
+from app.common.request_id import RequestIdMiddleware, log_records_carry_the_request_id  # noqa: E402
 from app.common.responses import document_error_responses  # noqa: E402
 from app.common.settings import get_settings  # noqa: E402
 from app.database.errors import register_database_error_handlers  # noqa: E402
@@ -24,8 +25,8 @@ from app.registry import module_routers  # noqa: E402
 
 
 def create_app() -> FastAPI:
-    """Assemble the error handlers and their documentation, the health probes, every router in app/registry.py and
-    the 503 for an unreachable database."""
+    """Assemble the error handlers and their documentation, the health probes, every router in app/registry.py, the
+    503 for an unreachable database and the request id on every answer and log line."""
     settings = get_settings()
     show_docs = settings.environment is not Environment.PROD
     application = FastAPI(
@@ -42,6 +43,8 @@ def create_app() -> FastAPI:
         application.include_router(router)
     # After the routers: it publishes a 503 on each route that needs the database.
     register_database_error_handlers(application)
+    application.add_middleware(RequestIdMiddleware)
+    log_records_carry_the_request_id()
     return application
 
 

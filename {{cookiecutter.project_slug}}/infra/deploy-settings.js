@@ -25,7 +25,14 @@ const LIMITS = {
   reservedConcurrency: { variable: 'API_RESERVED_CONCURRENCY', wholeNumber: true },
   throttleRate: { variable: 'API_THROTTLE_RATE', wholeNumber: false },
   throttleBurst: { variable: 'API_THROTTLE_BURST', wholeNumber: true },
+  alarmApiErrors: { variable: 'ALARM_API_ERRORS', wholeNumber: true },
+  alarmApiThrottles: { variable: 'ALARM_API_THROTTLES', wholeNumber: true },
+  alarmApiDurationP99: { variable: 'ALARM_API_DURATION_P99_MS', wholeNumber: true },
+  alarmHttpApi5xx: { variable: 'ALARM_HTTP_API_5XX', wholeNumber: true },
+  alarmDatabaseUnavailable: { variable: 'ALARM_DATABASE_UNAVAILABLE', wholeNumber: true },
 };
+// Not an address a person reads: SNS would send the confirmation nowhere and the alarms would reach nobody.
+const EMAIL = /^[^@\s,]+@[^@\s,]+\.[^@\s,]+$/;
 
 const given = (value) => (value == null ? '' : String(value).trim());
 
@@ -140,8 +147,11 @@ async function kmsKeyArn(resolveConfigurationProperty) {
   return value;
 }
 
-// The roles ci-access.yml created ({ api, migration } ARNs), or null when this stack is to create its own. Both or
-// neither; in GitHub Actions both, since the CloudFormation service role CI deploys through cannot create a role.
+// The roles given by ARN ({ api, migration }), or null when this stack is to create its own. Both or neither
+{%- if cookiecutter.use_github_actions == "yes" %};
+// in GitHub Actions both (ci-access.yml's): the service role CI deploys through cannot create roles.
+{%- else %}.
+{%- endif %}
 async function givenRoleArns(resolveConfigurationProperty) {
   const inputs = await deployInputs(resolveConfigurationProperty);
   const arns = { api: given(inputs.apiRoleArn), migration: given(inputs.migrationRoleArn) };
@@ -192,11 +202,40 @@ module.exports.migrationRole = async ({ resolveConfigurationProperty }) => {
   return arns ? arns.migration : 'MigrationRole';
 };
 
-// resources.Resources: MigrationRole (custom.createdRoles) when this stack creates the roles, nothing otherwise.
-module.exports.roleResources = async ({ resolveConfigurationProperty }) => {
+// MigrationRole (custom.createdRoles) when this stack creates the roles, nothing otherwise.
+async function roleResources(resolveConfigurationProperty) {
   if (await givenRoleArns(resolveConfigurationProperty)) return {};
   return resolveConfigurationProperty(['custom', 'createdRoles']);
-};
+}
+
+// The alarm topic's e-mail subscription when ALARM_EMAIL is given; `make package` says whether alarms reach anyone.
+async function alarmSubscription(resolveConfigurationProperty) {
+  const email = given((await deployInputs(resolveConfigurationProperty)).alarmEmail);
+  if (!email) {
+    report(
+      'Alarms: ALARM_EMAIL is empty, so the alarms reach nobody (they still show in CloudWatch and on the ' +
+        "stage's dashboard); set it to the address of whoever is on call"
+    );
+    return {};
+  }
+  if (!EMAIL.test(email)) {
+    throw refusal(`ALARM_EMAIL must be one e-mail address; got ${JSON.stringify(email)}`);
+  }
+  report(`Alarms: sent to ${email} when they fire and when they clear (SNS first asks that address to confirm)`);
+  return {
+    AlarmEmailSubscription: {
+      Type: 'AWS::SNS::Subscription',
+      Properties: { TopicArn: { Ref: 'AlarmTopic' }, Protocol: 'email', Endpoint: email },
+    },
+  };
+}
+
+// resources.Resources: the roles this stack creates, if any, the operations resources and the alarm subscription.
+module.exports.stackResources = async ({ resolveConfigurationProperty }) => ({
+  ...(await roleResources(resolveConfigurationProperty)),
+  ...(await resolveConfigurationProperty(['custom', 'operations'])),
+  ...(await alarmSubscription(resolveConfigurationProperty)),
+});
 
 // The migration function's DB_SECRET_ARN: its own secret (a user that may change the schema) when given.
 module.exports.migrationSecretArn = async ({ resolveConfigurationProperty }) => {
@@ -211,7 +250,7 @@ module.exports.migrationSecretArn = async ({ resolveConfigurationProperty }) => 
   return given(await resolveConfigurationProperty(['provider', 'environment', 'DB_SECRET_ARN']));
 };
 
-// MigrationRole's statements: its own log group, and the secret its function's environment names.
+// MigrationRole's statements: its own log group, its traces, and the secret its function's environment names.
 module.exports.migrationStatements = async ({ resolveConfigurationProperty }) => {
   const statements = [
     {
@@ -219,6 +258,8 @@ module.exports.migrationStatements = async ({ resolveConfigurationProperty }) =>
       Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
       Resource: { 'Fn::GetAtt': ['MigrateLogGroup', 'Arn'] },
     },
+    // Its traces (provider.tracing); X-Ray's actions name no resource.
+    { Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: '*' },
   ];
   const environment = (await resolveConfigurationProperty(['functions', 'migrate', 'environment'])) || {};
   const secretArn = given(environment.DB_SECRET_ARN);
@@ -263,3 +304,8 @@ async function apiLimit(name, { resolveConfigurationProperty, resolveVariable })
 module.exports.apiReservedConcurrency = (context) => apiLimit('reservedConcurrency', context);
 module.exports.apiThrottleRate = (context) => apiLimit('throttleRate', context);
 module.exports.apiThrottleBurst = (context) => apiLimit('throttleBurst', context);
+module.exports.alarmApiErrors = (context) => apiLimit('alarmApiErrors', context);
+module.exports.alarmApiThrottles = (context) => apiLimit('alarmApiThrottles', context);
+module.exports.alarmApiDurationP99 = (context) => apiLimit('alarmApiDurationP99', context);
+module.exports.alarmHttpApi5xx = (context) => apiLimit('alarmHttpApi5xx', context);
+module.exports.alarmDatabaseUnavailable = (context) => apiLimit('alarmDatabaseUnavailable', context);

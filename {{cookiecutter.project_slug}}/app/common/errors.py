@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from app.common import messages
+from app.common.request_id import REQUEST_ID_HEADER, current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,10 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
         return error_response(exc.status_code, "http_error", str(exc.detail), headers=exc.headers)
     # Log the traceback for operators; the client gets no internals (no SQL, no settings, no secrets).
     logger.exception("Unhandled error", exc_info=exc)
-    return error_response(500, "internal_error", messages.INTERNAL_ERROR)
+    # Starlette sends this 500 from outside RequestIdMiddleware, which cannot add the header to it.
+    request_id = current_request_id.get()
+    id_header = {REQUEST_ID_HEADER: request_id} if request_id is not None else None
+    return error_response(500, "internal_error", messages.INTERNAL_ERROR, headers=id_header)
 
 
 def allowed_methods(request: Request) -> str:

@@ -76,6 +76,7 @@ async def handle_database_error(request: Request, error: Exception) -> JSONRespo
     """503 with Retry-After for a connection-level failure; anything else goes to the common handler (a 500)."""
     if not is_connection_failure(error):
         return await handle_error(request, error)
+    # infra/serverless.yml counts these lines by their start (a metric filter, alarmed) and groups them by cause.
     logger.warning("Database unavailable, answering 503: %s", describe_cause(error))
     headers = {"Retry-After": str(get_settings().db_retry_after)}
     return error_response(503, DATABASE_UNAVAILABLE, messages.DATABASE_UNAVAILABLE, headers=headers)
