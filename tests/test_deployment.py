@@ -851,7 +851,9 @@ def test_the_environment_mode_packages_the_password_and_grants_no_secret(environ
     assert [environment["DB_PASSWORD"] for environment in environments] == ["placeholder"] * 2
     assert [environment for environment in environments if "DB_SECRET_ARN" in environment] == []
     api_statements = role_statements(resources, "IamRoleLambdaExecution")
-    assert_framework_log_statements(api_statements, "env-backend", "dev")
+    assert_framework_log_statements(api_statements[:2], "env-backend", "dev")
+    # Nothing but the logs and, for active tracing, X-Ray.
+    assert api_statements[2:] == [{"Effect": "Allow", "Action": list(TRACE_ACTIONS), "Resource": ["*"]}]
     assert role_statements(resources, "MigrationRole") == expected_migration_statements(None, kms=False)
     assert "secretsmanager" not in json.dumps(resources) and "kms:" not in json.dumps(resources)
 
