@@ -18,6 +18,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "X-Request-Id"
+# As ASGI sends header names: lower case bytes, built once rather than per response.
+_HEADER_NAME = REQUEST_ID_HEADER.lower().encode("latin-1")
 # The key of the id in the app's log lines: Lambda's JSON log format writes a record's extra attributes as keys, next
 # to its own requestId (Lambda's id, which differs from API Gateway's).
 LOG_FIELD = "xRequestId"
@@ -57,7 +59,7 @@ class RequestIdMiddleware:
         # Not reset afterwards: Mangum and uvicorn serve each request in a task of its own, whose context ends with
         # it, and the 500 handler outside this middleware still reads it.
         current_request_id.set(request_id)
-        header = (REQUEST_ID_HEADER.lower().encode("latin-1"), request_id.encode("latin-1"))
+        header = (_HEADER_NAME, request_id.encode("latin-1"))
 
         async def send_with_request_id(message: Message) -> None:
             if message["type"] == "http.response.start":
