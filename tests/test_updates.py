@@ -226,4 +226,5 @@ def test_an_update_across_the_removed_answers_keeps_local_work_and_says_what_cha
     body = (artifact / "pull-request.md").read_text()
     assert '- `db_pool_size` (was `"5"`)' in body and '- `db_connect_timeout` (was `"5"`)' in body
     assert "**Upgrading**" in body and "CHANGELOG.md" in body
-    summary.append(f"cruft update across the removed answers: conflicts only in {sorted(conflicted) or 'none'}")
+    conflicts = f"conflicts in {sorted(conflicted)} (edited by the team)" if conflicted else "no conflicts"
+    summary.append(f"cruft update across the removed answers: no error, {conflicts}, local work kept")
