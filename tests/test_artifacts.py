@@ -143,11 +143,11 @@ def runtime_stage(dockerfile: str) -> str:
     return dockerfile.rsplit("\nFROM ", 1)[1]
 
 
-def test_the_image_code_belongs_to_root_and_runs_as_another_user(default_project: Path) -> None:
+def test_the_image_code_belongs_to_root(default_project: Path) -> None:
+    """The runtime user (USER 10001, checked above) can run the code but not change it."""
     stage = runtime_stage((default_project / "Dockerfile").read_text())
     copies = re.findall(r"^COPY .*$", stage, flags=re.MULTILINE)
     assert copies == ["COPY --from=builder /app /app"], copies
-    assert re.search(r"^USER 10001:10001$", stage, flags=re.MULTILINE)
 
 
 def image_environment(dockerfile: str) -> dict[str, str]:

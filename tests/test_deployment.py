@@ -558,6 +558,7 @@ def evaluated(template: Mapping[str, Any], parameters: Mapping[str, str]) -> dic
 
 
 def ci_access_template(project: Path) -> dict[str, Any]:
+    """infra/ci-access.yml as data, read with CloudFormation's loader (the file has !Ref tags)."""
     template: dict[str, Any] = cfn_yaml.loads((project / "infra" / "ci-access.yml").read_text())
     return template
 
@@ -1100,8 +1101,7 @@ def test_the_secrets_manager_endpoint_stack_is_lint_clean(default_project: Path)
 def test_ci_may_run_the_migration_and_create_its_access_logs(default_project: Path) -> None:
     """infra/ci-access.yml: the deploy principal may invoke the migrate function (no other); CloudFormation may manage
     the HTTP API's access-log group and turn on log delivery."""
-    template = cfn_yaml.loads((default_project / "infra" / "ci-access.yml").read_text())
-    resources = template["Resources"]
+    resources = ci_access_template(default_project)["Resources"]
     slug = default_project.name
 
     def statements(resource: str) -> dict[str, Any]:

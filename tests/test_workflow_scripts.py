@@ -17,10 +17,10 @@ from pathlib import Path
 from unittest.mock import ANY
 
 import pytest
-from cfnlint.decode import cfn_yaml
 from pytest_cookies.plugin import Cookies
 
 from tests.conftest import GIT, git, project_env, render_only, run, tool
+from tests.test_deployment import ci_access_template
 from tests.test_docs_languages import PROJECT_TEMPLATE
 from tests.test_updates import template_change
 
@@ -449,8 +449,8 @@ def test_the_scripts_are_copied_unrendered_and_executable(rendered_project: Path
 
 
 def ci_access_parameters(project: Path) -> set[str]:
-    """The Parameters infra/ci-access.yml declares, read with CloudFormation's loader (the file has !Ref tags)."""
-    return set(cfn_yaml.loads((project / "infra" / "ci-access.yml").read_text())["Parameters"])
+    """The Parameters infra/ci-access.yml declares."""
+    return set(ci_access_template(project)["Parameters"])
 
 
 def parameter_names(deploy_call: str) -> list[str]:
