@@ -18,11 +18,17 @@ from typing import Any
 
 from cold_start import run_in_task
 
-from tests.harness import free_port, http_api_event
+from tests.harness import WRITER_CLAIMS, free_port, http_api_event
 
-READ_EVENT = http_api_event("GET", "/challenges/1")
+# With the claims a deployed stage's JWT authorizer passes on (api_auth=jwt; the floors and an api_auth=none app ignore
+# them), so the read pays for the identity check and owner filter a deployed read pays for.
+READ_EVENT = http_api_event("GET", "/challenges/1", claims=WRITER_CLAIMS)
 CREATE_EVENT = http_api_event(
-    "POST", "/challenges", body=json.dumps({"title": "benchmark"}), headers={"content-type": "application/json"}
+    "POST",
+    "/challenges",
+    body=json.dumps({"title": "benchmark"}),
+    headers={"content-type": "application/json"},
+    claims=WRITER_CLAIMS,
 )
 # Creates the example module's table in the app's database and one row through the app (id 1 in a new table).
 CREATE_TABLES = f"""

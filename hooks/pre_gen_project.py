@@ -66,6 +66,7 @@ SERVERLESS_FLAVOURS = ("v4", "osls")
 AWS_CREDENTIALS = ("access_keys", "oidc")
 LINT_STACKS = ("black_isort_flake8", "ruff")
 DB_CREDENTIALS = ("secrets_manager", "environment")
+API_AUTH = ("jwt", "none")
 
 # The slug names the folder, the pyproject package and the Serverless service. Lambda function names
 # ("<service>-<stage>-migrate") are limited to 64 characters: 40 + 16 each, and together at most FUNCTION_NAME_ROOM
@@ -159,6 +160,7 @@ CHECKS: dict[str, Check] = {
     "serverless_flavour": one_of(SERVERLESS_FLAVOURS),
     "serverless_org": pattern(SERVERLESS_ORG_RE, "empty, or up to 39 lowercase letters, digits and hyphens"),
     "default_stage": pattern(STAGE_RE, "1-16 lowercase letters and digits, starting with a letter (e.g. dev)"),
+    "api_auth": one_of(API_AUTH),
     "db_credentials": one_of(DB_CREDENTIALS),
     "db_name": pattern(DB_NAME_RE, "1-64 letters, digits and underscores, not digits only"),
     "db_user": pattern(DB_USER_RE, "1-32 letters, digits and underscores, not digits only"),

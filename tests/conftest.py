@@ -128,9 +128,10 @@ def alternative_project(cookies_session: Cookies) -> Path:
 # How the template's tests run a baked project's own suite. Its MySQL-only tests skip on SQLite, saying why.
 GENERATED_PYTEST = ["uv", "run", "--frozen", "pytest", "-p", "no:cacheprovider", "-rs"]
 # The generated `scaffold` test (make module in a copy, then its linters, migration and tests on SQLite, ~30 s) depends
-# only on the language, the lint stack and the example module; runs whose bake differs in nothing else leave it out.
+# only on the language, the lint stack, the example module and the API's authentication; runs whose bake differs in
+# nothing else leave it out.
 WITHOUT_SCAFFOLD = ["-m", "not scaffold"]
-SCAFFOLD_ANSWERS = {"language", "lint_stack", "include_example_module"}
+SCAFFOLD_ANSWERS = {"language", "lint_stack", "include_example_module", "api_auth"}
 MYSQL_ONLY_SKIP = "needs a MySQL server (TEST_DATABASE_URL)"
 
 

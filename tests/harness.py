@@ -38,11 +38,14 @@ LAMBDA_ENV = {
     "DB_SSL_CA": "certs/rds-global-bundle.pem",
 }
 # What `make package` needs from the deploying shell of the default bake (db_credentials=secrets_manager: the secret's
-# ARN, a placeholder; SERVERLESS_ORG only matters to the v4 flavour).
+# ARN, a placeholder; SERVERLESS_ORG only matters to the v4 flavour; api_auth=jwt: a Cognito user pool's issuer and
+# two app client ids, which an api_auth=none bake ignores).
 PACKAGE_ENV = {
     "DB_HOST": "db.invalid",
     "DB_SECRET_ARN": "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:app-db-AbCdEf",
     "SERVERLESS_ORG": "example-org",
+    "JWT_ISSUER_URL": "https://cognito-idp.ap-northeast-2.amazonaws.com/ap-northeast-2_AbCdEf123",
+    "JWT_AUDIENCE": "4b1tq8rvd2mdb0example01,7uuo3mu3ohp6qexample02",
 }
 # Where `make ca-bundle` puts AWS's RDS CA bundle, which packaging requires (infra/Makefile, check-ca).
 CA_BUNDLE = Path("certs") / "rds-global-bundle.pem"
@@ -93,10 +96,37 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def gateway_claims(subject: str, scope: str) -> dict[str, str]:
+    """The claims of a Cognito access token as an HTTP API JWT authorizer hands them to the function after verifying
+    it: every value a string, a list claim as "[a b]"."""
+    return {
+        "sub": subject,
+        "iss": PACKAGE_ENV["JWT_ISSUER_URL"],
+        "client_id": PACKAGE_ENV["JWT_AUDIENCE"].split(",")[0],
+        "token_use": "access",
+        "scope": scope,
+        "cognito:groups": "[admins editors]",
+        "auth_time": "1795867200",
+        "iat": "1795867200",
+        "exp": "1795870800",
+        "jti": "5f0c6c1e-0000-4000-8000-000000000001",
+    }
+
+
+# What the example module's routes see from the gateway in the tests and benchmarks that call them: a caller allowed
+# to write, as a deployed stage's authorizer passes it on.
+WRITER_CLAIMS = gateway_claims("benchmark-user", "challenge/write")
+
+
 def http_api_event(
-    method: str, path: str, body: str | None = None, headers: Mapping[str, str] | None = None
+    method: str,
+    path: str,
+    body: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    claims: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload v2) event, as Lambda hands it to `main.handler`."""
+    """An API Gateway HTTP API (payload v2) event, as Lambda hands it to `main.handler`; with claims, as the JWT
+    authorizer passes on a verified token (its `scopes` list is null: the routes name no scopes at the gateway)."""
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": "$default",
@@ -111,6 +141,8 @@ def http_api_event(
     }
     if body is not None:
         event["body"] = body
+    if claims is not None:
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": dict(claims), "scopes": None}}
     return event
 
 

@@ -52,8 +52,8 @@ def build_package(
     default stage or `stage`, with PACKAGE_ENV plus env as the deploying shell."""
     require_commands("npm", "make", install_hint="apt-get install nodejs npm make")
     # A workstation unless env says otherwise, also when these tests run in GitHub Actions (where serverless.yml
-    # requires the roles of infra/ci-access.yml).
-    shell = {"GITHUB_ACTIONS": "", **(env or {})}
+    # requires the roles of infra/ci-access.yml); no CORS unless env gives origins.
+    shell = {"GITHUB_ACTIONS": "", "CORS_ALLOWED_ORIGINS": "", **(env or {})}
     try:
         python = find_python(python_version)
         zip_path = package_offline(project, python, architecture if override else None, stage, shell)
@@ -74,6 +74,10 @@ MIGRATION_SECRET_ARN = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secre
 KMS_KEY_ARN = "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 SUBNETS = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
 SECURITY_GROUPS = ["sg-0123456789abcdef0"]
+# The prod stage's token issuer (a Cognito user pool) and app client ids, the origin of its browser front end.
+PROD_JWT_ISSUER_URL = "https://cognito-idp.ap-northeast-2.amazonaws.com/ap-northeast-2_Pr0dP00l9"
+PROD_JWT_AUDIENCE = ["1example23456789machine0", "2example34567890webclient"]
+PROD_ORIGIN = "https://app.example.com"
 # Every secret a deploying shell may hold carries the sentinel; not one byte of it may reach .serverless/.
 SENTINEL = "SENTINEL-9f3a"
 SECRET_INPUTS = ("DB_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "SERVERLESS_ACCESS_KEY")
@@ -88,6 +92,10 @@ PROD_ENV = {
     "API_THROTTLE_RATE": "25",
     # The on-call address the stage's alarms write to.
     "ALARM_EMAIL": "oncall@example.com",
+    # Spaces around the commas, as a person types them.
+    "JWT_ISSUER_URL": PROD_JWT_ISSUER_URL,
+    "JWT_AUDIENCE": " , ".join(PROD_JWT_AUDIENCE),
+    "CORS_ALLOWED_ORIGINS": PROD_ORIGIN,
     **{name: f"{SENTINEL}-{name}" for name in SECRET_INPUTS},
 }
 

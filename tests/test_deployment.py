@@ -15,6 +15,7 @@ package; the Makefile's and deploy-settings.js's refusals run without packaging.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -36,6 +37,7 @@ from tests.harness import (
     ELF_MACHINES,
     LAMBDA_ENV,
     PACKAGE_ENV,
+    WRITER_CLAIMS,
     copy_project,
     elf_machines,
     host_architecture,
@@ -49,6 +51,9 @@ from tests.packages import (
     MIGRATION_SECRET_ARN,
     PROD_ENV,
     PROD_GROUP,
+    PROD_JWT_AUDIENCE,
+    PROD_JWT_ISSUER_URL,
+    PROD_ORIGIN,
     SECRET_ARN,
     SECURITY_GROUPS,
     SENTINEL,
@@ -94,12 +99,14 @@ def v4_package(default_project: Path, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="session")
 def osls_package(cookies_session: Cookies, tmp_path_factory: pytest.TempPathFactory) -> Package:
     """The osls flavour on the other Python version the template offers, so both runtimes are packaged and run; its
-    architecture answer is this machine's."""
+    architecture answer is this machine's. It is also the open API (api_auth=none), packaged with the same deploying
+    shell as the default bake, JWT settings included."""
     context = {
         "serverless_flavour": "osls",
         "project_slug": "osls-backend",
         "python_version": "3.13",
         "lambda_architecture": HOST_ARCHITECTURE,
+        "api_auth": "none",
     }
     result = cookies_session.bake(extra_context=context)
     assert result.exit_code == 0, result.exception
@@ -200,7 +207,11 @@ def test_unzipped_package_answers_an_http_api_event(
     X-Request-Id, and the 503's log line carries it too (the key Lambda's JSON log format writes it under)."""
     # Each path and what it answers with no database to reach (DB_HOST=db.invalid); each event has its own id.
     expected = [("/health", 200), ("/no-such-route", 404), ("/challenges/not-a-number", 422), ("/challenges", 503)]
-    events = [http_api_event("GET", path) for path, _ in expected]
+    # The module's routes as the JWT authorizer passes them on, with a verified caller's claims.
+    events = [
+        http_api_event("GET", path, claims=WRITER_CLAIMS if path.startswith("/challenges") else None)
+        for path, _ in expected
+    ]
     for event, (_, status) in zip(events, expected):
         event["requestContext"]["requestId"] = f"gateway-id-{status}"
     # One cold process, as Lambda runs it: answer the event, then check that every module imported from source has
@@ -265,6 +276,91 @@ def test_runtime_and_architecture_match_the_package(package: Package) -> None:
     assert [function["Properties"]["Architectures"] for function in functions] == [[package.architecture]] * 2
 
 
+def resources_of_type(resources: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    """The properties of every resource of one CloudFormation type, by logical id."""
+    return {name: resource["Properties"] for name, resource in resources.items() if resource["Type"] == kind}
+
+
+# The routes a caller without a token reaches: the health probes and CORS preflight.
+OPEN_ROUTES = {"GET /health", "GET /health/ready", "OPTIONS /{proxy+}"}
+# The HTTP API's CORS answer besides its origins (serverless.yml, custom.cors); AllowCredentials stays unset (false).
+CORS_CONFIGURATION = {
+    "AllowHeaders": ["Authorization", "Content-Type"],
+    "AllowMethods": ["GET", "POST", "PUT", "PATCH", "DELETE"],
+    "ExposeHeaders": ["X-Request-Id", "Retry-After"],
+    "MaxAge": 600,
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "issuer", "audience", "origins"),
+    [
+        pytest.param(
+            "prod",
+            PROD_JWT_ISSUER_URL,
+            PROD_JWT_AUDIENCE,
+            [PROD_ORIGIN],
+            marks=pytest.mark.xdist_group(PROD_GROUP),
+        ),
+        # A workstation shell without CORS_ALLOWED_ORIGINS: no CORS at all.
+        pytest.param(
+            "v4",
+            PACKAGE_ENV["JWT_ISSUER_URL"],
+            PACKAGE_ENV["JWT_AUDIENCE"].split(","),
+            None,
+            marks=pytest.mark.xdist_group("package-v4"),
+        ),
+    ],
+)
+def test_every_route_but_the_probes_and_preflight_needs_a_jwt_of_the_given_issuer(
+    request: pytest.FixtureRequest, name: str, issuer: str, audience: list[str], origins: list[str] | None
+) -> None:
+    """The default bake's HTTP API has one JWT authorizer, reading the bearer token of the Authorization header, with
+    exactly the deploying shell's issuer and audiences (trimmed); every route requires it except the health probes
+    and CORS preflight, the catch-all included. Its CORS configuration allows exactly CORS_ALLOWED_ORIGINS, without
+    credentials, or is absent when the variable is; the variable never reaches a function's environment."""
+    resources = packaged_template(request.getfixturevalue(f"{name}_package"))["Resources"]
+    authorizers = resources_of_type(resources, "AWS::ApiGatewayV2::Authorizer")
+    assert list(authorizers.values()) == [
+        {
+            "ApiId": {"Ref": "HttpApi"},
+            "Name": "jwtAuthorizer",
+            "IdentitySource": ["$request.header.Authorization"],
+            "AuthorizerType": "JWT",
+            "JwtConfiguration": {"Audience": audience, "Issuer": issuer},
+        }
+    ]
+    (authorizer,) = authorizers
+    routes = {route["RouteKey"]: route for route in resources_of_type(resources, "AWS::ApiGatewayV2::Route").values()}
+    open_routes = {key for key, route in routes.items() if route.get("AuthorizationType", "NONE") == "NONE"}
+    assert open_routes == OPEN_ROUTES
+    protected = {
+        key: (route.get("AuthorizationType"), route.get("AuthorizerId"))
+        for key, route in routes.items()
+        if key not in OPEN_ROUTES
+    }
+    assert "$default" in protected
+    assert protected == dict.fromkeys(protected, ("JWT", {"Ref": authorizer}))
+    cors = resources["HttpApi"]["Properties"].get("CorsConfiguration")
+    assert cors == (None if origins is None else {**CORS_CONFIGURATION, "AllowOrigins": origins})
+    environments = [properties.get("Environment", {}) for properties in function_properties(resources).values()]
+    assert [environment for environment in environments if "CORS_ALLOWED_ORIGINS" in json.dumps(environment)] == []
+
+
+@pytest.mark.xdist_group("package-osls")
+def test_an_open_api_bake_packages_its_catch_all_route_without_an_authorizer(osls_package: Package) -> None:
+    """api_auth=none: no authorizer (the deploying shell's JWT settings are ignored), one catch-all route open to
+    anyone, as before; CORS_ALLOWED_ORIGINS configures its CORS all the same."""
+    resources = packaged_template(osls_package)["Resources"]
+    assert resources_of_type(resources, "AWS::ApiGatewayV2::Authorizer") == {}
+    routes = list(resources_of_type(resources, "AWS::ApiGatewayV2::Route").values())
+    assert [(route["RouteKey"], route.get("AuthorizationType")) for route in routes] == [("$default", None)]
+    assert "CorsConfiguration" not in resources["HttpApi"]["Properties"]
+    config = resolved_config(osls_package, CORS_ALLOWED_ORIGINS=f" {PROD_ORIGIN} ,http://localhost:3000")
+    assert config["provider"]["httpApi"]["cors"]["allowedOrigins"] == [PROD_ORIGIN, "http://localhost:3000"]
+    assert "authorizers" not in config["provider"]["httpApi"]
+
+
 @pytest.mark.parametrize("bake", ["default_project", "alternative_project"])
 def test_package_lock_records_no_download_urls(request: pytest.FixtureRequest, bake: str) -> None:
     project: Path = request.getfixturevalue(bake)
@@ -274,7 +370,17 @@ def test_package_lock_records_no_download_urls(request: pytest.FixtureRequest, b
     assert lock["packages"][""]["devDependencies"] == package_json["devDependencies"]
 
 
-DEPLOY_INPUTS = ("DB_HOST", "DB_SECRET_ARN", "DB_PASSWORD", "SERVERLESS_ORG", "DB_SSL_CA", "DB_SSL_TRUST_ANY_SERVER")
+DEPLOY_INPUTS = (
+    "DB_HOST",
+    "DB_SECRET_ARN",
+    "DB_PASSWORD",
+    "SERVERLESS_ORG",
+    "DB_SSL_CA",
+    "DB_SSL_TRUST_ANY_SERVER",
+    "JWT_ISSUER_URL",
+    "JWT_AUDIENCE",
+    "CORS_ALLOWED_ORIGINS",
+)
 
 
 def make(infra: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -302,19 +408,20 @@ def test_makefile_refuses_to_run_serverless_without_database_settings(
     request: pytest.FixtureRequest, bake: str, required: str, target: str
 ) -> None:
     """Secrets Manager mode needs the secret's ARN and never asks for a password; the environment mode needs the
-    password. Serverless resolves every variable before any command, so removing and migrating need them too."""
+    password; both (api_auth=jwt) need the gateway's token issuer and audiences. Serverless resolves every variable
+    before any command, so removing and migrating need them too."""
     project: Path = request.getfixturevalue(bake)
     result = make(project / "infra", target)
     assert result.returncode != 0
-    expected = f"Missing environment variables: DB_HOST {required} SERVERLESS_ORG"
+    expected = f"Missing environment variables: DB_HOST {required} SERVERLESS_ORG JWT_ISSUER_URL JWT_AUDIENCE (see"
     assert expected in result.stdout + result.stderr
 
 
 def osls_print(package: Package, **env: str) -> subprocess.CompletedProcess[str]:
     """`sls print --stage prod` of the package's serverless.yml, with the deploying shell's settings (none of CI's,
-    no VPC) plus env."""
+    no VPC, no CORS) plus env."""
     base = project_env(PYTHON_BIN=package.python, **PACKAGE_ENV)
-    for name in ("VPC_SUBNET_IDS", "VPC_SECURITY_GROUP_IDS", "GITHUB_ACTIONS", *CI_ACCESS_ENV):
+    for name in ("VPC_SUBNET_IDS", "VPC_SECURITY_GROUP_IDS", "GITHUB_ACTIONS", "CORS_ALLOWED_ORIGINS", *CI_ACCESS_ENV):
         base.pop(name, None)
     command = ["npx", "osls", "print", "--stage", "prod"]
     return subprocess.run(command, cwd=package.infra, env={**base, **env}, capture_output=True, text=True, check=False)
@@ -817,14 +924,16 @@ CHECKOV_SKIPS = {
 NO_VPC_SKIP = {"CKV_AWS_117": "the deploying shell gave no VPC_SUBNET_IDS / VPC_SECURITY_GROUP_IDS"}
 
 
-def checkov_failures(template: Path, skips: Mapping[str, str]) -> list[str]:
-    """checkov's failed checks on a CloudFormation file, offline, the skipped ones left out."""
+def checkov_failures(template: Path, skips: Mapping[str, str], require_checks: bool = True) -> list[str]:
+    """checkov's failed checks on a CloudFormation file, offline, the skipped ones left out. require_checks=False for
+    a file of resource types checkov has no check for yet (it then prints its summary alone)."""
     command = [tool("checkov"), "-f", str(template), "--framework", "cloudformation", "--skip-download"]
     command += ["--output", "json", "--skip-check", ",".join(skips) or "NONE"]
     result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=template.parent)
     report = json.loads(result.stdout)
-    assert report["summary"]["parsing_errors"] == 0 and report["summary"]["passed"] > 0, result.stdout
-    return [f"{check['check_id']} {check['resource']}" for check in report["results"]["failed_checks"]]
+    summary = report.get("summary", report)
+    assert summary["parsing_errors"] == 0 and (summary["passed"] > 0 or not require_checks), result.stdout
+    return [f"{check['check_id']} {check['resource']}" for check in report.get("results", {}).get("failed_checks", [])]
 
 
 @pytest.mark.parametrize(
@@ -873,8 +982,15 @@ def test_the_environment_mode_packages_the_password_and_grants_no_secret(environ
             {"ALARM_EMAIL": "oncall@example.com"},
             "Alarms: sent to oncall@example.com when they fire and when they clear",
         ),
+        (
+            {},
+            "Authentication: every route but GET /health, GET /health/ready and CORS preflight needs a JWT issued by "
+            f"{PACKAGE_ENV['JWT_ISSUER_URL']} for audience {PACKAGE_ENV['JWT_AUDIENCE'].replace(',', ', ')}",
+        ),
+        ({}, "CORS: none (CORS_ALLOWED_ORIGINS is empty): browsers may call the API only from pages of its own origin"),
+        ({"CORS_ALLOWED_ORIGINS": PROD_ORIGIN}, f"CORS: browsers may call the API from pages of {PROD_ORIGIN}"),
     ],
-    ids=["none", "vpc", "no-alarm-email", "alarm-email"],
+    ids=["none", "vpc", "no-alarm-email", "alarm-email", "jwt", "no-cors", "cors"],
 )
 def test_packaging_says_which_network_it_built(v4_package: Package, env: dict[str, str], message: str) -> None:
     result = osls_print(v4_package, **env)
@@ -913,8 +1029,44 @@ def test_packaging_warns_when_the_api_user_must_be_able_to_change_the_schema(v4_
         ),
         ({"ALARM_EMAIL": "oncall@example.com,boss@example.com"}, "ALARM_EMAIL must be one e-mail address"),
         ({"ALARM_API_ERRORS": "0"}, "ALARM_API_ERRORS must be a whole number of at least 1"),
+        (
+            {"JWT_ISSUER_URL": ""},
+            "JWT_ISSUER_URL is empty: set it to the https URL of the OIDC issuer whose tokens the API accepts",
+        ),
+        (
+            {"JWT_ISSUER_URL": "http://issuer.example.com"},
+            "JWT_ISSUER_URL must be the issuer's https URL (https://HOST[/PATH], no query, fragment or spaces: API "
+            'Gateway fetches the issuer\'s keys over https); got "http://issuer.example.com"',
+        ),
+        (
+            {"JWT_AUDIENCE": " , "},
+            "JWT_AUDIENCE is empty: set it to the audiences a token must name (its aud claim, or client_id in a "
+            "Cognito access token",
+        ),
+        (
+            {"CORS_ALLOWED_ORIGINS": f"{PROD_ORIGIN},*"},
+            'CORS_ALLOWED_ORIGINS may not contain "*" (every web site): list the origins of your front ends, '
+            f'comma-separated, like https://app.example.com; got "{PROD_ORIGIN},*"',
+        ),
+        (
+            {"CORS_ALLOWED_ORIGINS": f"{PROD_ORIGIN}/callback, https://admin.example.com/"},
+            "CORS_ALLOWED_ORIGINS must list origins, comma-separated, each scheme://host[:port] in lowercase like "
+            f'https://app.example.com (no path, no trailing slash); got "{PROD_ORIGIN}/callback,'
+            'https://admin.example.com/"',
+        ),
     ],
-    ids=["subnets-only", "groups-only", "partial-secret-arn", "two-alarm-emails", "zero-threshold"],
+    ids=[
+        "subnets-only",
+        "groups-only",
+        "partial-secret-arn",
+        "two-alarm-emails",
+        "zero-threshold",
+        "no-issuer",
+        "http-issuer",
+        "no-audience",
+        "any-origin",
+        "origin-with-path",
+    ],
 )
 def test_a_half_given_setting_is_refused(v4_package: Package, env: dict[str, str], message: str) -> None:
     result = osls_print(v4_package, **env)
@@ -1072,7 +1224,8 @@ def test_make_migrate_fails_when_the_migration_fails(
     """The deployed function's error reaches make's exit code whether the CLI reports it by its own exit code or only
     in the printed result."""
     sls = stub(tmp_path, "sls", f'echo "$@" > {tmp_path}/sls.args\n{answer}')
-    env = {name: PACKAGE_ENV[name] for name in ("DB_HOST", "DB_SECRET_ARN", "SERVERLESS_ORG")}
+    names = ("DB_HOST", "DB_SECRET_ARN", "SERVERLESS_ORG", "JWT_ISSUER_URL", "JWT_AUDIENCE")
+    env = {name: PACKAGE_ENV[name] for name in names}
     result = make(default_project / "infra", "migrate-prod", f"SLS={sls}", **env)
     assert (tmp_path / "sls.args").read_text().split() == ["invoke", "--function", "migrate", "--stage", "prod"]
     assert (result.returncode == 0) is succeeds
@@ -1096,6 +1249,91 @@ def test_the_secrets_manager_endpoint_stack_is_lint_clean(default_project: Path)
     (ingress,) = template["Resources"]["EndpointSecurityGroup"]["Properties"]["SecurityGroupIngress"]
     assert (ingress["IpProtocol"], ingress["FromPort"], ingress["ToPort"]) == ("tcp", 443, 443)
     assert ingress["SourceSecurityGroupId"] == {"Ref": "FunctionSecurityGroupId"}
+
+
+def module_scopes(project: Path) -> dict[str, list[str]]:
+    """Each module's scopes as its access.py declares them (READ_SCOPES, then WRITE_SCOPE), by module name."""
+    scopes = {}
+    for access in sorted((project / "app" / "module").glob("*/access.py")):
+        declared = {}
+        for node in ast.parse(access.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign):
+                target, value = node.targets[0], node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            else:
+                continue
+            if isinstance(target, ast.Name) and target.id in {"READ_SCOPES", "WRITE_SCOPE"}:
+                declared[target.id] = ast.literal_eval(value)
+        scopes[access.parent.name] = [*declared["READ_SCOPES"], declared["WRITE_SCOPE"]]
+    return scopes
+
+
+COGNITO_OUTPUTS = {"UserPoolId", "IssuerUrl", "MachineClientId", "WebClientId", "TokenEndpoint"}
+
+
+@pytest.mark.parametrize("example_module", ["yes", "no"])
+def test_the_cognito_stack_issues_the_module_scopes_and_grants_nothing_else(
+    request: pytest.FixtureRequest, cookies_session: Cookies, example_module: str
+) -> None:
+    """infra/cognito.yml (api_auth=jwt), which cfn-lint and checkov pass (checkov has no check for user pools and
+    their clients yet, so what matters is asserted here): no IAM resource; no self sign-up; every name derived from
+    the stack's, so two stacks never collide; one resource server per module whose scopes are exactly those its
+    access.py requires; the machine client (client credentials, with a secret) holds exactly those scopes, and exists
+    only when a module defines some (client credentials needs one); the web client (authorization code, no secret)
+    holds them plus openid and email; the outputs feed JWT_ISSUER_URL and JWT_AUDIENCE."""
+    if example_module == "yes":
+        project: Path = request.getfixturevalue("default_project")
+    else:
+        with render_only():
+            result = cookies_session.bake(
+                extra_context={"project_slug": "cognito-check", "include_example_module": "no"}
+            )
+        assert result.exit_code == 0, result.exception
+        project = Path(result.project_path)
+    path = project / "infra" / "cognito.yml"
+    run([tool("cfn-lint"), str(path)], path.parent)
+    assert checkov_failures(path, {}, require_checks=False) == []
+    template = cfn_yaml.loads(path.read_text())
+    resources = template["Resources"]
+    assert [name for name, resource in resources.items() if resource["Type"].startswith("AWS::IAM::")] == []
+    assert set(template["Parameters"]) == {"DomainPrefix", "CallbackUrls"}
+    callbacks = template["Parameters"]["CallbackUrls"]
+    assert (callbacks["Type"], callbacks["Default"]) == ("CommaDelimitedList", "http://localhost:3000/callback")
+    pool = resources["UserPool"]["Properties"]
+    assert pool["AdminCreateUserConfig"] == {"AllowAdminCreateUserOnly": True}
+    assert resources["UserPoolDomain"]["Properties"]["Domain"] == {"Ref": "DomainPrefix"}
+    clients = resources_of_type(resources, "AWS::Cognito::UserPoolClient")
+    names = [pool["UserPoolName"], *(client["ClientName"] for client in clients.values())]
+    assert [name for name in names if not name["Fn::Sub"].startswith("${AWS::StackName}-")] == []
+    servers = resources_of_type(resources, "AWS::Cognito::UserPoolResourceServer")
+    expected = module_scopes(project)
+    assert {server["Identifier"] for server in servers.values()} == set(expected)
+    scopes = sorted(
+        f"{server['Identifier']}/{scope['ScopeName']}" for server in servers.values() for scope in server["Scopes"]
+    )
+    assert scopes == sorted(scope for module in expected.values() for scope in module)
+    # A client may only name scopes that exist: each waits for every resource server.
+    assert [name for name in clients if set(resources[name].get("DependsOn", [])) != set(servers)] == []
+    web = clients["WebClient"]
+    assert (web["GenerateSecret"], web["AllowedOAuthFlows"], web["CallbackURLs"]) == (
+        False,
+        ["code"],
+        {"Ref": "CallbackUrls"},
+    )
+    assert sorted(web["AllowedOAuthScopes"]) == sorted(["openid", "email", *scopes])
+    outputs = template["Outputs"]
+    if scopes:
+        machine = clients["MachineClient"]
+        assert (machine["GenerateSecret"], machine["AllowedOAuthFlows"]) == (True, ["client_credentials"])
+        assert sorted(machine["AllowedOAuthScopes"]) == scopes
+        assert set(outputs) == COGNITO_OUTPUTS
+    else:
+        assert set(clients) == {"WebClient"}
+        assert set(outputs) == COGNITO_OUTPUTS - {"MachineClientId"}
+    assert outputs["IssuerUrl"]["Value"] == {"Fn::Sub": "https://${UserPool.ProviderURL}"}
+    token_endpoint = "https://${UserPoolDomain}.auth.${AWS::Region}.amazoncognito.com/oauth2/token"
+    assert outputs["TokenEndpoint"]["Value"] == {"Fn::Sub": token_endpoint}
 
 
 def test_ci_may_run_the_migration_and_create_its_access_logs(default_project: Path) -> None:

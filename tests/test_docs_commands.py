@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -31,7 +32,12 @@ RUN_HERE = {
     "make requirements",
     "make help",
     "make format",
+    # The first writes LOCAL_TOKEN_KEY to the copy's .env; the suite after it must not read it (its conftest).
+    "make token",
+    'TOKEN=$(make -s token sub=alice scopes="challenge/write")',
 }
+# The README's calls with a `make token` token to `make run`: test_make_run_serves_health makes the same calls.
+LOCAL_TOKEN_CALLS = "test_make_run_serves_health (a token from make token, against make run)"
 # Commands proven elsewhere in the suite.
 PROVEN_ELSEWHERE = {
     "make run": "test_make_run_serves_health",
@@ -41,6 +47,9 @@ PROVEN_ELSEWHERE = {
     "make -C infra ci-access REPOSITORY=OWNER/REPO": "tests/test_workflow_scripts.py (with a stand-in aws)",
     "make -C infra ci-access": "tests/test_workflow_scripts.py (with a stand-in aws)",
     "ALLOW_ROLLBACK_ACROSS_MIGRATION=1 scripts/release.sh rollback prod": "tests/test_workflow_scripts.py (stand-ins)",
+    'curl -i -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d \'{"title": '
+    '"First"}\' http://127.0.0.1:8000/challenges': LOCAL_TOKEN_CALLS,
+    'curl -i -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/challenges': LOCAL_TOKEN_CALLS,
 }
 # Commands this machine cannot run, and why.
 NOT_HERE = {
@@ -55,6 +64,29 @@ NOT_HERE = {
     "FunctionSecurityGroupId=sg-...": "needs AWS credentials",
     "docker compose up --build --detach": "no Docker engine here (hadolint and the compose schema check the files)",
     "docker compose exec app alembic upgrade head": "no Docker engine here (alembic upgrade runs on MariaDB elsewhere)",
+    "aws cloudformation deploy --region ap-northeast-2 --template-file infra/cognito.yml "
+    "--stack-name challenge-backend-auth --parameter-overrides DomainPrefix=challenge-backend-auth": (
+        "needs AWS credentials (cfn-lint and checkov check the file)"
+    ),
+    "aws cloudformation deploy --region ap-northeast-2 --template-file infra/cognito.yml "
+    "--stack-name alt-backend-auth --parameter-overrides DomainPrefix=alt-backend-auth": "needs AWS credentials",
+    "aws cloudformation describe-stacks --region ap-northeast-2 --stack-name challenge-backend-auth "
+    '--query "Stacks[0].Outputs" --output table': "needs AWS credentials",
+    "aws cloudformation describe-stacks --region ap-northeast-2 --stack-name alt-backend-auth "
+    '--query "Stacks[0].Outputs" --output table': "needs AWS credentials",
+    "aws cognito-idp describe-user-pool-client --region ap-northeast-2 --user-pool-id USER_POOL_ID "
+    "--client-id MACHINE_CLIENT_ID --query UserPoolClient.ClientSecret --output text": "needs AWS credentials",
+    'curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials -d '
+    'scope="challenge/write" "$TOKEN_ENDPOINT"': "needs a deployed Cognito user pool",
+    'curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials -d scope="orders/read '
+    'orders/write" "$TOKEN_ENDPOINT"': "needs a deployed Cognito user pool",
+    'curl -i "$API_URL/health"': "needs a deployed stage (the packaged function: test_production_package.py)",
+    'curl -i "$API_URL/challenges"': "needs a deployed stage (401 without claims: test_production_package.py)",
+    'curl -i "$API_URL/orders"': "needs a deployed stage",
+    'curl -i -H "Authorization: Bearer $TOKEN" "$API_URL/challenges"': "needs a deployed stage",
+    'curl -i -H "Authorization: Bearer $TOKEN" "$API_URL/orders"': "needs a deployed stage",
+    'curl -i -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d \'{"title": '
+    '"First"}\' "$API_URL/challenges"': "needs a deployed stage (a scoped write: test_production_package.py)",
 }
 
 
@@ -123,11 +155,13 @@ def test_runnable_documented_commands_work(request: pytest.FixtureRequest, bake:
 
 def test_make_run_serves_health(default_project: Path, tmp_path: Path) -> None:
     """The README's `make run` on a fresh bake migrates the embedded SQLite file, then serves /health on PORT with
-    uvicorn's reloader; `make help` lists it."""
-    assert "make run" in run(["make", "help"], default_project)
+    uvicorn's reloader, and the example module to a token from `make token`; `make help` lists both. The key is given
+    in the environment: `make run` would write one to the shared bake's .env otherwise."""
+    help_text = run(["make", "help"], default_project)
+    assert "make run" in help_text and "make token" in help_text
     port = free_port()
     database = tmp_path / "local.db"
-    env = project_env(ENVIRONMENT="local", SQLITE_PATH=str(database))
+    env = project_env(ENVIRONMENT="local", SQLITE_PATH=str(database), LOCAL_TOKEN_KEY="k" * 32)
     server = subprocess.Popen(
         ["make", "run", f"PORT={port}"],
         cwd=default_project,
@@ -148,6 +182,15 @@ def test_make_run_serves_health(default_project: Path, tmp_path: Path) -> None:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise
                 time.sleep(0.2)
+        challenges = f"http://127.0.0.1:{port}/challenges"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(challenges, timeout=5)  # nosec B310
+        assert refused.value.code == 401
+        token = run(["make", "-s", "token", "sub=alice"], default_project, env).strip()
+        with urllib.request.urlopen(  # nosec B310
+            urllib.request.Request(challenges, headers={"Authorization": f"Bearer {token}"}), timeout=5
+        ) as response:
+            assert response.status == 200
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         output = server.communicate(timeout=15)[0].decode(errors="replace")

@@ -149,13 +149,18 @@ def test_generated_code_passes_its_linters(default_project: Path, command: list[
 
 
 def test_readme_quick_start_commands_work(default_project: Path, tmp_path: Path) -> None:
-    """`alembic upgrade head` on the embedded SQLite database, then the app serves /health, as the README says."""
-    env = project_env(ENVIRONMENT="local", SQLITE_PATH=str(tmp_path / "local.db"))
+    """`alembic upgrade head` on the embedded SQLite database, then the app serves /health, and the example module to
+    the token `make token` prints, as the README says. The key is given in the environment: `make token` would write
+    it to the shared bake's .env otherwise."""
+    env = project_env(ENVIRONMENT="local", SQLITE_PATH=str(tmp_path / "local.db"), LOCAL_TOKEN_KEY="k" * 32)
     run(["uv", "run", "--frozen", "alembic", "upgrade", "head"], default_project, env)
+    token = run(["make", "-s", "token", "sub=readme"], default_project, env).strip()
     probe = (
         "from fastapi.testclient import TestClient; from main import app; "
         "client = TestClient(app); "
         "assert client.get('/health').json() == {'status': 'ok'}; "
+        "assert client.post('/challenges', json={'title': 'readme'}).status_code == 401; "
+        f"client.headers['Authorization'] = 'Bearer {token}'; "
         "assert client.post('/challenges', json={'title': 'readme'}).status_code == 201"
     )
     run(["uv", "run", "--frozen", "python", "-c", probe], default_project, env)

@@ -40,6 +40,7 @@ SINGLE_OVERRIDES = [
     ("serverless_flavour", "osls"),
     ("aws_credentials", "access_keys"),
     ("db_credentials", "environment"),
+    ("api_auth", "none"),
 ]
 # Text that must not appear anywhere in a project where the option has this value.
 TRACES: dict[tuple[str, str], re.Pattern[str]] = {
@@ -55,6 +56,8 @@ TRACES: dict[tuple[str, str], re.Pattern[str]] = {
         r"secrets\.AWS_ACCESS_KEY_ID|secrets\.AWS_SECRET_ACCESS_KEY|aws-access-key-id"
     ),
     ("aws_credentials", "access_keys"): re.compile(r"AWS_DEPLOY_ROLE_ARN|id-token"),
+    # The open API: no gateway authorizer, no local tokens, no identity package.
+    ("api_auth", "none"): re.compile(r"JWT_ISSUER_URL|jwtAuthorizer|LOCAL_TOKEN_KEY|app\.auth"),
 }
 # Files an option owns, listed independently of the post-gen hook: absent when the option has this value, present
 # otherwise.
@@ -73,6 +76,7 @@ OWNED_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         "migrations/versions/2026_11_26_0000-0001_create_challenge.py",
     ),
     ("db_credentials", "environment"): ("infra/secrets-endpoint.yml",),
+    ("api_auth", "none"): ("infra/cognito.yml",),
 }
 ON_OFF = ["use_docker", "use_github_actions", "include_example_module"]
 COMBINATIONS = [

@@ -14,7 +14,7 @@ import itertools
 import json
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,12 @@ import pytest
 from tests.harness import (
     MOTO_AWS_ENV,
     SERVER_NAMES,
+    WRITER_CLAIMS,
     HarnessError,
     LambdaProcess,
     MariaDB,
     TlsFiles,
+    gateway_claims,
     http_api_event,
     mariadb_admin,
     moto_secrets_server,
@@ -174,9 +176,22 @@ def invoke_once(package: ProductionPackage, deployment: Deployment, name: str, l
         function.close()
 
 
-def request(function: LambdaProcess, method: str, path: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
+def request(
+    function: LambdaProcess,
+    method: str,
+    path: str,
+    body: Any = None,
+    claims: Mapping[str, str] | None = WRITER_CLAIMS,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[int, dict[str, str], Any]:
+    """One request through main.handler, by default from a caller the JWT authorizer verified (claims=None: a request
+    that reached the function without them)."""
     event = http_api_event(
-        method, path, None if body is None else json.dumps(body), {"content-type": "application/json"}
+        method,
+        path,
+        None if body is None else json.dumps(body),
+        {"content-type": "application/json", **(headers or {})},
+        claims,
     )
     response = function.invoke("main.handler", event)
     assert "statusCode" in response, response
@@ -221,6 +236,49 @@ def test_api_reads_and_writes_over_verified_tls_with_the_secret(
     assert sessions, "no connection of the API function was found on the server"
     assert all(user == deployment.app_user for (user,) in sessions), sessions
     summary.append("prod package: POST and GET /challenges over TLS verified by the packaged CA, secret from moto")
+
+
+def test_only_the_identity_the_gateway_verified_reaches_the_database(
+    production_package: ProductionPackage, deployment: Deployment, tmp_path: Path, summary: list[str]
+) -> None:
+    """ENVIRONMENT=prod, as packaged: the probes need no token; the example module's routes answer 401 without the
+    authorizer's claims (also to a well-formed bearer token the function would have to verify itself), 403 to a
+    write without its scope; a scoped write is stored for its subject, whom another subject cannot read."""
+    migrated(production_package, deployment, tmp_path)
+    unverified = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJtYWxsb3J5Iiwic2NvcGUiOiJjaGFsbGVuZ2Uvd3JpdGUifQ.c2ln"
+    api = start_function(production_package, deployment, "api", tmp_path / "api.log")
+    try:
+        assert production_package.environments["api"]["ENVIRONMENT"] == "prod"
+        health = request(api, "GET", "/health", claims=None)
+        anonymous = [
+            request(api, method, "/challenges", {"title": "anonymous"}, claims=None, headers=headers)
+            for method in ("GET", "POST")
+            for headers in ({}, {"authorization": f"Bearer {unverified}"})
+        ]
+        unscoped = request(api, "POST", "/challenges", {"title": "no scope"}, claims=gateway_claims("alice", ""))
+        created = request(
+            api, "POST", "/challenges", {"title": "alice's"}, claims=gateway_claims("alice", "challenge/write")
+        )
+        challenge = f"/challenges/{created[2]['id']}"
+        # Read-only callers: a verified identity, no scope; the authorizer's list of scopes is null.
+        own = request(api, "GET", challenge, claims=gateway_claims("alice", ""))
+        others = request(api, "GET", challenge, claims=gateway_claims("bob", ""))
+        others_list = request(api, "GET", "/challenges", claims=gateway_claims("bob", ""))
+        rows = mariadb_admin(deployment.server, f"SELECT title, owner_subject FROM {deployment.database}.challenge")
+    finally:
+        api.close()
+    assert health[0] == 200
+    for status, headers, body in anonymous:
+        assert (status, headers["www-authenticate"], body["error"]["code"]) == (401, "Bearer", "not_authenticated")
+    assert (unscoped[0], unscoped[2]["error"]["code"]) == (403, "insufficient_scope")
+    assert 'scope="challenge/write"' in unscoped[1]["www-authenticate"]
+    assert created[0] == 201, created
+    assert (own[0], own[2]["title"]) == (200, "alice's")
+    assert (others[0], others[2]["error"]["code"]) == (404, "challenge_not_found")
+    assert (others_list[0], others_list[2]["items"]) == (200, [])
+    assert rows == [("alice's", "alice")]
+    summary.append("prod package: 401 without the authorizer's claims (also with an unverified token), 403 without")
+    summary.append("  the scope, a scoped write stored for its subject and a 404 for another subject")
 
 
 def test_a_server_certificate_from_another_ca_is_refused_naming_the_cause(

@@ -36,6 +36,8 @@ DEPLOY_ENV = {
     "DB_HOST": "db.invalid",
     "DB_SECRET_ARN": "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:app-db-AbCdEf",
     "SERVERLESS_ORG": "example-org",
+    "JWT_ISSUER_URL": "https://cognito-idp.ap-northeast-2.amazonaws.com/ap-northeast-2_AbCdEf123",
+    "JWT_AUDIENCE": "4b1tq8rvd2mdb0example01",
     "READINESS_ATTEMPTS": "2",
     "READINESS_DELAY": "0",
 }

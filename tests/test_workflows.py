@@ -28,6 +28,7 @@ WORKFLOW_OPTIONS: dict[str, tuple[str, ...]] = {
     "python_version": ("3.12", "3.13"),
     "use_docker": ("yes", "no"),
     "db_credentials": ("secrets_manager", "environment"),
+    "api_auth": ("jwt", "none"),
 }
 COMBINATIONS = [dict(zip(WORKFLOW_OPTIONS, values)) for values in itertools.product(*WORKFLOW_OPTIONS.values())]
 # Jobs that may write, and what: the release creates a tag; the template update's second job pushes its branch and
@@ -321,7 +322,7 @@ def database_secrets(db_credentials: str) -> list[str]:
 
 
 # Settings of the prod environment that are not secret: the VPC, the API's concurrency and throttling, who the
-# alarms write to and their thresholds.
+# alarms write to and their thresholds, the browser origins that may call the API.
 DEPLOY_VARIABLES = [
     "ALARM_API_DURATION_P99_MS",
     "ALARM_API_ERRORS",
@@ -332,9 +333,12 @@ DEPLOY_VARIABLES = [
     "API_RESERVED_CONCURRENCY",
     "API_THROTTLE_BURST",
     "API_THROTTLE_RATE",
+    "CORS_ALLOWED_ORIGINS",
     "VPC_SECURITY_GROUP_IDS",
     "VPC_SUBNET_IDS",
 ]
+# With api_auth=jwt, also whose tokens the gateway accepts (public values, hence variables too).
+JWT_VARIABLES = ["JWT_AUDIENCE", "JWT_ISSUER_URL"]
 
 
 @pytest.mark.parametrize("answers", COMBINATIONS, ids=[combination_id(c) for c in COMBINATIONS])
@@ -368,7 +372,8 @@ def test_deploy_secrets_reach_only_the_steps_that_use_them(rendered: dict[str, P
         credentials: sorted(aws),
         deploy: expected_deploy,
     }
-    assert {name: found for name, found in variables_by_step.items() if found} == {deploy: DEPLOY_VARIABLES}
+    variables = sorted(DEPLOY_VARIABLES + (JWT_VARIABLES if answers["api_auth"] == "jwt" else []))
+    assert {name: found for name, found in variables_by_step.items() if found} == {deploy: variables}
     assert names.index("Install") < names.index("RDS CA bundle") < names.index(credentials)
     assert names.index(credentials) == len(names) - 2 and names[-1] == deploy
     assert steps[names.index("RDS CA bundle")]["run"] == "make -C infra ca-bundle"

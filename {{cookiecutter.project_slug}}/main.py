@@ -15,6 +15,7 @@ from fastapi import FastAPI  # noqa: E402
 from mangum import Mangum  # noqa: E402
 
 from app.api.health import register_health_routes  # noqa: E402
+from app.common.cors import allow_cross_origin_calls  # noqa: E402
 from app.common.enums import Environment  # noqa: E402
 from app.common.errors import register_exception_handlers  # noqa: E402
 from app.common.request_id import RequestIdMiddleware, log_records_carry_the_request_id  # noqa: E402
@@ -26,7 +27,7 @@ from app.registry import module_routers  # noqa: E402
 
 def create_app() -> FastAPI:
     """Assemble the error handlers and their documentation, the health probes, every router in app/registry.py, the
-    503 for an unreachable database and the request id on every answer and log line."""
+    503 for an unreachable database, the request id on every answer and log line, and CORS when configured."""
     settings = get_settings()
     show_docs = settings.environment is not Environment.PROD
     application = FastAPI(
@@ -44,6 +45,9 @@ def create_app() -> FastAPI:
     # After the routers: it publishes a 503 on each route that needs the database.
     register_database_error_handlers(application)
     application.add_middleware(RequestIdMiddleware)
+    # Outermost, so a browser's preflight is answered before any route, identity check or error handler.
+    if settings.cors_origins:
+        allow_cross_origin_calls(application, settings.cors_origins)
     log_records_carry_the_request_id()
     return application
 

@@ -5,6 +5,7 @@
 // input from the environment in one place (custom.deploy; an empty value means "not given"); Serverless calls the
 // functions below while it resolves ${file(./deploy-settings.js):name}. A setting given by half or in the wrong
 // form stops the command with a message naming the variable, before anything is built.
+// The HTTP API's CORS{% if cookiecutter.api_auth == "jwt" %} and its JWT authorizer are{% else %} is{% endif %} built here too, from the origins{% if cookiecutter.api_auth == "jwt" %}, issuer and audiences{% endif %} given.
 const fs = require('fs');
 const path = require('path');
 
@@ -33,8 +34,17 @@ const LIMITS = {
 };
 // Not an address a person reads: SNS would send the confirmation nowhere and the alarms would reach nobody.
 const EMAIL = /^[^@\s,]+@[^@\s,]+\.[^@\s,]+$/;
+// What a browser sends as Origin: scheme://host[:port], lowercase, nothing after it. API Gateway compares origins as
+// text, so a path, a trailing slash or capitals would match no browser's request.
+const ORIGIN = /^https?:\/\/[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$/;
 
 const given = (value) => (value == null ? '' : String(value).trim());
+// A comma-separated variable's items, trimmed, empty ones dropped.
+const commaList = (value) =>
+  given(value)
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
 
 async function deployInputs(resolveConfigurationProperty) {
   return (await resolveConfigurationProperty(['custom', 'deploy'])) || {};
@@ -282,6 +292,87 @@ module.exports.sslCa = async ({ resolveConfigurationProperty }) => {
   const bundle = given(inputs.sslCa) || given(inputs.sslCaDefault);
   const present = path.isAbsolute(bundle) || fs.existsSync(path.join(__dirname, bundle));
   return present || !TRUE_VALUES.has(given(inputs.trustAnyServer).toLowerCase()) ? bundle : '';
+};
+{%- if cookiecutter.api_auth == "jwt" %}
+
+// The issuer's https URL as its tokens' iss claim has it: API Gateway fetches the signing keys from
+// <issuer>/.well-known/openid-configuration over https and compares iss with this text, so it is passed on unchanged.
+function isIssuerUrl(value) {
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  return url.protocol === 'https:' && Boolean(url.hostname) && !url.username && !url.password && !/[?#\s]/.test(value);
+}
+
+// provider.httpApi.authorizers.jwtAuthorizer: API Gateway verifies every bearer token against the issuer and audiences
+// the deploying shell names before the function runs. Neither has a default: a guessed issuer would trust someone
+// else's tokens, and a missing one would leave the gateway unable to verify any.
+module.exports.jwtAuthorizer = async ({ resolveConfigurationProperty }) => {
+  const inputs = await deployInputs(resolveConfigurationProperty);
+  const issuerUrl = given(inputs.jwtIssuerUrl);
+  if (!issuerUrl) {
+    throw refusal(
+      'JWT_ISSUER_URL is empty: set it to the https URL of the OIDC issuer whose tokens the API accepts, exactly as ' +
+        "the tokens' iss claim has it (Cognito: https://cognito-idp.REGION.amazonaws.com/USER_POOL_ID, the IssuerUrl " +
+        'output of infra/cognito.yml)'
+    );
+  }
+  if (!isIssuerUrl(issuerUrl)) {
+    throw refusal(
+      "JWT_ISSUER_URL must be the issuer's https URL (https://HOST[/PATH], no query, fragment or spaces: API Gateway " +
+        `fetches the issuer's keys over https); got ${JSON.stringify(issuerUrl)}`
+    );
+  }
+  const audience = commaList(inputs.jwtAudience);
+  if (!audience.length) {
+    throw refusal(
+      'JWT_AUDIENCE is empty: set it to the audiences a token must name (its aud claim, or client_id in a Cognito ' +
+        'access token: the app client ids, the MachineClientId and WebClientId outputs of infra/cognito.yml), ' +
+        'comma-separated'
+    );
+  }
+  const spaced = audience.filter((item) => /\s/.test(item));
+  if (spaced.length) {
+    throw refusal(
+      'JWT_AUDIENCE must list audiences separated by commas, none with a space inside; got ' +
+        JSON.stringify(spaced.join(','))
+    );
+  }
+  report(
+    'Authentication: every route but GET /health, GET /health/ready and CORS preflight needs a JWT issued by ' +
+      `${issuerUrl} for audience ${audience.join(', ')}`
+  );
+  return { type: 'jwt', identitySource: '$request.header.Authorization', issuerUrl, audience };
+};
+{%- endif %}
+
+// provider.httpApi.cors: custom.cors for the origins of CORS_ALLOWED_ORIGINS, or null (no CORS: same-origin only)
+// when it is empty.
+module.exports.httpApiCors = async ({ resolveConfigurationProperty }) => {
+  const value = given((await deployInputs(resolveConfigurationProperty)).corsAllowedOrigins);
+  const origins = commaList(value);
+  if (!origins.length) {
+    report('CORS: none (CORS_ALLOWED_ORIGINS is empty): browsers may call the API only from pages of its own origin');
+    return null;
+  }
+  if (origins.includes('*')) {
+    throw refusal(
+      'CORS_ALLOWED_ORIGINS may not contain "*" (every web site): list the origins of your front ends, ' +
+        `comma-separated, like https://app.example.com; got ${JSON.stringify(value)}`
+    );
+  }
+  const wrong = origins.filter((origin) => !ORIGIN.test(origin));
+  if (wrong.length) {
+    throw refusal(
+      'CORS_ALLOWED_ORIGINS must list origins, comma-separated, each scheme://host[:port] in lowercase like ' +
+        `https://app.example.com (no path, no trailing slash); got ${JSON.stringify(wrong.join(','))}`
+    );
+  }
+  report(`CORS: browsers may call the API from pages of ${origins.join(', ')}`);
+  return { ...(await resolveConfigurationProperty(['custom', 'cors'])), allowedOrigins: origins };
 };
 
 async function apiLimit(name, { resolveConfigurationProperty, resolveVariable }) {

@@ -201,6 +201,14 @@ def main(argv: list[str] | None = None, root: Path = PROJECT_ROOT) -> int:
             "    uv run alembic upgrade head\n"
             "    make test"
         )
+{%- if cookiecutter.api_auth == "jwt" %}
+        # The gateway only passes tokens its issuer signed, and the issuer only grants scopes it knows.
+        print(
+            f"\nThen give the token issuer a resource server {arguments.name} with the scopes {arguments.name}/read "
+            f"and {arguments.name}/write\n(infra/cognito.yml has one to copy), so that tokens can carry them; "
+            f"app/module/{arguments.name}/access.py names them."
+        )
+{%- endif %}
     return 0
 
 

@@ -9,8 +9,15 @@ import asyncio
 import os
 import shutil
 import tempfile
+{%- if cookiecutter.api_auth == "jwt" %}
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+{%- else %}
 from collections.abc import AsyncIterator, Iterator
+{%- endif %}
 from pathlib import Path
+{%- if cookiecutter.api_auth == "jwt" %}
+from secrets import token_urlsafe
+{%- endif %}
 
 import pytest
 from alembic import command
@@ -50,6 +57,15 @@ def pytest_configure(config: pytest.Config) -> None:
     directory = tempfile.mkdtemp(prefix="app-test-")
     _temporary_dirs.append(directory)
     os.environ["ENVIRONMENT"] = "test"
+    # The suite's settings come from the environment set here and by each test, never from a developer's .env
+{%- if cookiecutter.api_auth == "jwt" %}
+    # (a LOCAL_TOKEN_KEY there, which `make run` writes, would make every deployed-stage test refuse to start).
+{%- else %}
+    # (its database or TLS settings would change what the deployed-stage tests check).
+{%- endif %}
+    from app.common.settings import Settings
+
+    Settings.model_config["env_file"] = None
     os.environ["DATABASE_URL"] = url or f"sqlite+aiosqlite:///{directory}/test.db"
     # Hypothesis (under schemathesis) keeps a cache; it goes with the run's throwaway files, not into the project.
     os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = directory
@@ -182,6 +198,60 @@ def mysql_session(db_session: AsyncSession, mysql_checks_required: bool) -> Asyn
     return db_session
 
 
+{% if cookiecutter.api_auth == "jwt" -%}
+# The subject the `client` fixture calls as.
+TEST_SUBJECT = "test-user"
+# Signs the run's local tokens (app/auth/local_token.py); a fresh one each run, so no token outlives it. Only tests
+# that take `bearer` (or `client`) set it: the deployed stages other tests configure refuse to start with it.
+TEST_TOKEN_KEY = token_urlsafe(32)
+
+
+def every_module_scope() -> list[str]:
+    """Every scope the modules in app/registry.py define (each module's access.SCOPES)."""
+    from importlib import import_module
+
+    from app.registry import MODULES
+
+    return [scope for name in MODULES for scope in import_module(f"app.module.{name}.access").SCOPES]
+
+
+@pytest.fixture
+def bearer(monkeypatch: pytest.MonkeyPatch) -> Callable[..., dict[str, str]]:
+    """The Authorization header of a local token, which the app accepts for this test: bearer("alice",
+    ["orders/write"]); every module scope by default."""
+    from app.auth.local_token import issue_local_token
+    from app.common.settings import get_settings
+
+    monkeypatch.setenv("LOCAL_TOKEN_KEY", TEST_TOKEN_KEY)
+    get_settings.cache_clear()
+
+    def header(subject: str = TEST_SUBJECT, scopes: Iterable[str] | None = None) -> dict[str, str]:
+        granted = every_module_scope() if scopes is None else scopes
+        token = issue_local_token(TEST_TOKEN_KEY, subject, granted)
+        return {"Authorization": f"Bearer {token}"}
+
+    return header
+
+
+@pytest.fixture
+async def anonymous_client(db_session: AsyncSession) -> AsyncIterator[AsyncClient]:
+    """An HTTP client without a token that calls the app in-process, sharing the rolled-back transaction."""
+    from main import app
+
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as http_client:
+        yield http_client
+
+
+@pytest.fixture
+async def client(db_session: AsyncSession, bearer: Callable[..., dict[str, str]]) -> AsyncIterator[AsyncClient]:
+    """An HTTP client calling the app in-process as TEST_SUBJECT with every module scope, sharing the rolled-back
+    transaction (anonymous_client has no token; bearer() makes others)."""
+    from main import app
+
+    transport = ASGITransport(app=app)
+    async with AsyncClient(transport=transport, base_url="http://testserver", headers=bearer()) as http_client:
+        yield http_client
+{%- else -%}
 @pytest.fixture
 async def client(db_session: AsyncSession) -> AsyncIterator[AsyncClient]:
     """An HTTP client that calls the app in-process, sharing the rolled-back transaction."""
@@ -189,3 +259,4 @@ async def client(db_session: AsyncSession) -> AsyncIterator[AsyncClient]:
 
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as http_client:
         yield http_client
+{%- endif %}

@@ -6,6 +6,11 @@ methods) and up to FUZZ_EXAMPLES generated requests, valid and invalid; then as 
 schemathesis infers between operations (create, then read what was created). Every response must be documented and
 match its schema, valid requests must be accepted and invalid ones rejected, and no request may cause a 500. Routes a
 module adds are fuzzed the same way, with nothing to write.
+{%- if cookiecutter.api_auth == "jwt" %}
+
+Requests carry a valid local token with every module scope (FUZZ_TOKEN), so the fuzzing reaches the routes behind it;
+schemathesis also sends them without the token, or with an invalid one, and expects the refusal.
+{%- endif %}
 
 What is generated is fixed (FUZZ_SEED, default 0, for the operations; workflows are derandomized), so CI sends the
 same requests every run. To explore further: `FUZZ_SEED=7 FUZZ_EXAMPLES=150 make test`.
@@ -27,14 +32,32 @@ from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.types import Receive, Scope, Send
 
+{% if cookiecutter.api_auth == "jwt" -%}
+from app.auth.local_token import issue_local_token
+from app.common.responses import ERROR_RESPONSE_REF
+{% endif -%}
 from app.common.settings import get_settings
 from app.database.config import create_engine, get_engine, get_sessionmaker
 from main import app
+{%- if cookiecutter.api_auth == "jwt" %}
+from tests.conftest import TEST_SUBJECT, TEST_TOKEN_KEY, every_module_scope
+{%- endif %}
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 FUZZ_SEED = int(os.environ.get("FUZZ_SEED", "0"))
 # Seconds the rollback at the end of a test may take on schemathesis's event loop.
 CLOSE_TIMEOUT = 60
+{%- if cookiecutter.api_auth == "jwt" %}
+# A local token with every module scope, valid for the whole run (the `bearer` fixture makes the app accept it).
+FUZZ_TOKEN = issue_local_token(TEST_TOKEN_KEY, TEST_SUBJECT, every_module_scope(), lifetime_seconds=24 * 3600)
+
+
+def fuzz_auth() -> dict[str, Any]:
+    """FUZZ_TOKEN as the document's bearer scheme, so schemathesis knows which of its requests leave it out on purpose;
+    nothing while no route declares the scheme (an app with only the health probes), which schemathesis refuses."""
+    schemes = app.openapi().get("components", {}).get("securitySchemes", {})
+    return {"openapi": {"bearer": {"bearer": FUZZ_TOKEN}}} if "bearer" in schemes else {}
+{%- endif %}
 
 
 class RolledBackApp:
@@ -122,6 +145,9 @@ schema = schemathesis.openapi.from_asgi(
             # No example database: what runs depends on the seed alone, and nothing is written to the project.
             "generation": {"max-examples": FUZZ_EXAMPLES, "database": "none"},
             "checks": {"enabled": True},
+{%- if cookiecutter.api_auth == "jwt" %}
+            "auth": fuzz_auth(),
+{%- endif %}
         }
     ),
 )
@@ -137,10 +163,16 @@ def rolled_back_database(migrated_database: None) -> Iterator[None]:
 @schema.parametrize()
 # The examples of one operation share its transaction, as requests to a running server share its database.
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+{%- if cookiecutter.api_auth == "jwt" %}
+@pytest.mark.usefixtures("bearer")
+{%- endif %}
 def test_every_operation_keeps_its_documented_contract(case: Case[Any], rolled_back_database: None) -> None:
     case.call_and_validate()
 
 
+{% if cookiecutter.api_auth == "jwt" -%}
+@pytest.mark.usefixtures("bearer")
+{% endif -%}
 def test_workflows_across_operations_keep_the_contract(rolled_back_database: None) -> None:
     """What one operation creates, the next can read (links schemathesis infers from paths and bodies)."""
     run_workflows(schema, app)
@@ -181,3 +213,35 @@ def test_an_api_with_nothing_to_chain_has_no_workflows_to_run() -> None:
         return "ok"
 
     run_workflows(schemathesis.openapi.from_asgi("/openapi.json", probes), probes)
+{%- if cookiecutter.api_auth == "jwt" %}
+
+
+def test_the_document_declares_the_bearer_scheme_and_the_refusals_of_every_protected_operation() -> None:
+    """/docs can authorize and a generated client knows to send a token; each operation behind the authorizer
+    publishes its 401 (and its 403 where it needs scopes) with the error body. Only the health probes are open."""
+    document = app.openapi()
+    protected = []
+    for path, path_item in document["paths"].items():
+        for method, operation in path_item.items():
+            label = f"{method.upper()} {path}"
+            if path in {"/health", "/health/ready"}:
+                assert "security" not in operation, label
+                continue
+            requirements = operation.get("security")
+            assert requirements and all(set(requirement) == {"bearer"} for requirement in requirements), label
+            statuses = {"401"} | ({"403"} if any(requirement["bearer"] for requirement in requirements) else set())
+            for status in statuses:
+                response = operation["responses"].get(status)
+                assert response is not None, f"{label} does not document {status}"
+                assert response["content"] == {"application/json": {"schema": {"$ref": ERROR_RESPONSE_REF}}}
+                assert "WWW-Authenticate" in response["headers"], f"{label} {status}"
+            protected.append(label)
+{%- if cookiecutter.include_example_module == "yes" %}
+    # The scopes an operation needs are listed in its security requirement.
+    assert document["paths"]["/challenges"]["post"]["security"] == [{"bearer": ["challenge/write"]}]
+    assert document["paths"]["/challenges"]["get"]["security"] == [{"bearer": []}]
+{%- endif %}
+    if protected:
+        scheme = document["components"]["securitySchemes"]["bearer"]
+        assert scheme == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+{%- endif %}

@@ -1,5 +1,13 @@
+{% if cookiecutter.api_auth == "jwt" -%}
+"""The example module end to end over HTTP: create, list, get, validation and 404s in the common error shape, and who
+may call it: a token for every route, the write scope for writes, and each caller sees its own challenges only."""
+{%- else -%}
 """The example module end to end over HTTP: create, list, get, validation and 404s in the common error shape."""
+{%- endif %}
 
+{% if cookiecutter.api_auth == "jwt" -%}
+from collections.abc import Callable
+{% endif -%}
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,6 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common import messages
 from app.database.constant import MAX_ID
+{%- if cookiecutter.api_auth == "jwt" %}
+from app.module.challenge import access
+{%- endif %}
 from app.module.challenge import messages as challenge_messages
 from app.module.challenge.models import Challenge
 
@@ -175,3 +186,59 @@ async def test_unknown_route_is_a_404_in_the_common_shape(client: AsyncClient) -
     response = await client.get("/no-such-route")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+{%- if cookiecutter.api_auth == "jwt" %}
+
+
+async def test_without_a_token_every_route_is_a_401_asking_for_one(anonymous_client: AsyncClient) -> None:
+    for method, path in (("GET", "/challenges"), ("POST", "/challenges"), ("GET", "/challenges/1")):
+        response = await anonymous_client.request(method, path, json={"title": "Run"})
+        assert response.status_code == 401, (method, path)
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.json()["error"]["code"] == "not_authenticated"
+
+
+async def test_a_write_without_the_write_scope_is_a_403_naming_it(
+    anonymous_client: AsyncClient, bearer: Callable[..., dict[str, str]]
+) -> None:
+    unscoped = bearer("alice", scopes=[])
+    response = await anonymous_client.post("/challenges", json={"title": "Run"}, headers=unscoped)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "insufficient_scope"
+    assert response.headers["www-authenticate"].startswith('Bearer error="insufficient_scope"')
+    assert f'scope="{access.WRITE_SCOPE}"' in response.headers["www-authenticate"]
+    # Reads need an identity only.
+    assert (await anonymous_client.get("/challenges", headers=unscoped)).status_code == 200
+
+
+async def test_a_challenge_is_visible_to_the_subject_that_created_it_only(
+    anonymous_client: AsyncClient, bearer: Callable[..., dict[str, str]], db_session: AsyncSession
+) -> None:
+    alice, bob = bearer("alice"), bearer("bob")
+    alices = (await anonymous_client.post("/challenges", json={"title": "Alice's"}, headers=alice)).json()
+    bobs = (await anonymous_client.post("/challenges", json={"title": "Bob's"}, headers=bob)).json()
+    stored = await db_session.get(Challenge, alices["id"])
+    assert stored is not None and stored.owner_subject == "alice"
+    assert (await anonymous_client.get("/challenges", headers=bob)).json()["items"] == [bobs]
+    assert (await anonymous_client.get("/challenges", headers=alice)).json()["items"] == [alices]
+    assert (await anonymous_client.get(f"/challenges/{alices['id']}", headers=alice)).json() == alices
+
+    # Exactly what an unknown id answers: bob cannot even tell that the challenge exists. Checked last: an error rolls
+    # back the request's work, which in this suite is the test's whole transaction (conftest.py).
+    hidden = await anonymous_client.get(f"/challenges/{alices['id']}", headers=bob)
+    assert hidden.status_code == 404
+    assert hidden.json()["error"] == {
+        "code": "challenge_not_found",
+        "message": challenge_messages.CHALLENGE_NOT_FOUND.format(challenge_id=alices["id"]),
+        "details": [],
+    }
+
+
+async def test_shared_rows_let_every_caller_read_every_challenge(
+    anonymous_client: AsyncClient, bearer: Callable[..., dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(access, "SHARED_ROWS", True)
+    alices = (await anonymous_client.post("/challenges", json={"title": "Alice's"}, headers=bearer("alice"))).json()
+    bob = bearer("bob")
+    assert (await anonymous_client.get(f"/challenges/{alices['id']}", headers=bob)).json() == alices
+    assert (await anonymous_client.get("/challenges", headers=bob)).json()["items"] == [alices]
+{%- endif %}

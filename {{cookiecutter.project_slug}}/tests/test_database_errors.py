@@ -5,7 +5,11 @@ body (app/database/errors.py), publishes that 503, and logs the cause without se
 import logging
 import ssl
 import uuid
+{%- if cookiecutter.api_auth == "jwt" and cookiecutter.include_example_module == "yes" %}
+from collections.abc import AsyncIterator, Callable
+{%- else %}
 from collections.abc import AsyncIterator
+{%- endif %}
 from typing import Any
 
 import aiomysql  # type: ignore[import-untyped]
@@ -112,10 +116,20 @@ async def test_a_secret_that_cannot_be_read_is_a_503(
 {%- if cookiecutter.include_example_module == "yes" %}
 
 
+{% if cookiecutter.api_auth == "jwt" -%}
+async def test_the_example_module_answers_503_while_the_database_is_down(
+    database_down: pytest.MonkeyPatch, bearer: Callable[..., dict[str, str]]
+) -> None:
+    from main import app
+
+    transport = ASGITransport(app=app)
+    async with AsyncClient(transport=transport, base_url="http://testserver", headers=bearer()) as http_client:
+{%- else -%}
 async def test_the_example_module_answers_503_while_the_database_is_down(database_down: pytest.MonkeyPatch) -> None:
     from main import app
 
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as http_client:
+{%- endif %}
         for response in (
             await http_client.get("/challenges"),
             await http_client.post("/challenges", json={"title": "t"}),

@@ -2,7 +2,11 @@
 the app sends validates against it, so a client generated from the document can read any error."""
 
 import json
+{%- if cookiecutter.api_auth == "jwt" and cookiecutter.include_example_module == "yes" %}
+from collections.abc import Callable, Iterator
+{%- else %}
 from collections.abc import Iterator
+{%- endif %}
 from typing import Any
 
 import jsonschema_rs
@@ -136,6 +140,9 @@ async def test_a_failed_commit_is_a_documented_500_in_the_error_model(
     document: dict[str, Any],
     published_error_model: jsonschema_rs.Validator,
     monkeypatch: pytest.MonkeyPatch,
+{%- if cookiecutter.api_auth == "jwt" %}
+    bearer: Callable[..., dict[str, str]],
+{%- endif %}
 ) -> None:
     from main import app
 
@@ -144,11 +151,34 @@ async def test_a_failed_commit_is_a_documented_500_in_the_error_model(
 
     monkeypatch.setattr(AsyncSession, "commit", failing_commit)
     transport = ASGITransport(app=app, raise_app_exceptions=False)
+{%- if cookiecutter.api_auth == "jwt" %}
+    async with AsyncClient(transport=transport, base_url="http://testserver", headers=bearer()) as http_client:
+{%- else %}
     async with AsyncClient(transport=transport, base_url="http://testserver") as http_client:
+{%- endif %}
         response = await http_client.post("/challenges", json={"title": "never stored"})
     # The session dependency commits before the response is sent, so a failing commit never reports success.
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal_error"
     assert_documented(document, "POST /challenges", 500)
     published_error_model.validate(response.json())
+{%- if cookiecutter.api_auth == "jwt" %}
+
+
+async def test_the_example_modules_401_and_403_are_documented_and_in_the_error_model(
+    anonymous_client: AsyncClient,
+    bearer: Callable[..., dict[str, str]],
+    document: dict[str, Any],
+    published_error_model: jsonschema_rs.Validator,
+) -> None:
+    for path, label in (("/challenges", "GET /challenges"), ("/challenges/1", "GET /challenges/{challenge_id}")):
+        unauthenticated = await anonymous_client.get(path)
+        assert unauthenticated.status_code == 401
+        assert_documented(document, label, 401)
+        published_error_model.validate(unauthenticated.json())
+    unscoped = await anonymous_client.post("/challenges", json={"title": "t"}, headers=bearer(scopes=[]))
+    assert unscoped.status_code == 403
+    assert_documented(document, "POST /challenges", 403)
+    published_error_model.validate(unscoped.json())
+{%- endif %}
 {%- endif %}

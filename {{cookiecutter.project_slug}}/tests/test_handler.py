@@ -89,6 +89,24 @@ def rest_api_v1_event(method: str, path: str) -> dict[str, Any]:
         "body": None,
         "isBase64Encoded": False,
     }
+{%- if cookiecutter.api_auth == "jwt" %}
+
+
+def verified_by_gateway(event: dict[str, Any], scope: str = "", subject: str = "gateway-user") -> dict[str, Any]:
+    """The HTTP API event as it reaches the function once API Gateway's JWT authorizer has verified the caller's
+    access token: the token's claims, every value a string, and a null scopes list (the routes name no scopes)."""
+    claims = {
+        "sub": subject,
+        "iss": "https://cognito-idp.{{ cookiecutter.aws_region }}.amazonaws.com/{{ cookiecutter.aws_region }}_Example",
+        "client_id": "example-client-id",
+        "token_use": "access",
+        "scope": scope,
+        "iat": "1795867200",
+        "exp": "1795870800",
+    }
+    context = {**event["requestContext"], "authorizer": {"jwt": {"claims": claims, "scopes": None}}}
+    return {**event, "requestContext": context}
+{%- endif %}
 
 
 def test_http_api_v2_health() -> None:
@@ -105,7 +123,12 @@ def test_rest_api_v1_health() -> None:
 
 
 def test_http_api_v2_validation_error_keeps_the_common_shape() -> None:
+{%- if cookiecutter.api_auth == "jwt" %}
+    request = http_api_v2_event("POST", "/challenges", body=json.dumps({"title": ""}))
+    response = handler(verified_by_gateway(request, "challenge/write"), FakeLambdaContext())
+{%- else %}
     response = handler(http_api_v2_event("POST", "/challenges", body=json.dumps({"title": ""})), FakeLambdaContext())
+{%- endif %}
     assert response["statusCode"] == 422
     assert json.loads(response["body"])["error"]["code"] == "validation_error"
 {%- endif %}

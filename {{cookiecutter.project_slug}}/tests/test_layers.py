@@ -1,4 +1,9 @@
+{% if cookiecutter.api_auth == "jwt" -%}
+"""Layers point one way: app.common <- app.database <- app.auth <- app.module <- app.api, app.registry and main <-
+migrate.
+{%- else -%}
 """Layers point one way: app.common <- app.database <- app.module <- app.api, app.registry and main <- migrate.
+{%- endif %}
 
 A lower layer never imports a higher one, so shared code stays free of any domain and a domain can be removed by
 deleting its package and its line in app/registry.py. Alembic belongs to the migration function (migrate.py) alone:
@@ -12,7 +17,21 @@ import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Lower numbers are lower layers; a module may import its own layer and the ones below.
+{%- if cookiecutter.api_auth == "jwt" %}
+LAYERS = {
+    "app.common": 0,
+    "app.database": 1,
+    # Who is calling: every module's routes depend on it, and it knows no module.
+    "app.auth": 2,
+    "app.module": 3,
+    "app.api": 4,
+    "app.registry": 4,
+    "main": 4,
+    "migrate": 5,
+}
+{%- else %}
 LAYERS = {"app.common": 0, "app.database": 1, "app.module": 2, "app.api": 3, "app.registry": 3, "main": 3, "migrate": 4}
+{%- endif %}
 # What the API function's code (app/ and main.py) must not import at all.
 MIGRATION_ONLY = ("alembic", "migrate", "migrations")
 

@@ -124,6 +124,10 @@ def test_make_module_adds_a_domain_that_passes_every_check(project_copy: Path, f
 
     output = run(["make", "module", f"name={free_name}", f"PYTHON={sys.executable}"], project_copy, env)
     assert f'alembic revision --autogenerate -m "create {free_name}"' in output
+{%- if cookiecutter.api_auth == "jwt" %}
+    # Tokens only carry the module's scopes once the issuer defines them.
+    assert f"resource server {free_name} with the scopes {free_name}/read and {free_name}/write" in output
+{%- endif %}
     run([*python, "alembic", "revision", "--autogenerate", "-m", f"create {free_name}"], project_copy, env)
     run([*python, "alembic", "upgrade", "head"], project_copy, env)
     for command in LINT_COMMANDS:

@@ -13,7 +13,11 @@ from httpx import ASGITransport, AsyncClient
 from app.common.errors import register_exception_handlers
 from app.common.request_id import LOG_FIELD, RequestIdMiddleware, log_records_carry_the_request_id
 from main import handler
+{%- if cookiecutter.api_auth == "jwt" and cookiecutter.include_example_module == "yes" %}
+from tests.test_handler import FakeLambdaContext, http_api_v2_event, rest_api_v1_event, verified_by_gateway
+{%- else %}
 from tests.test_handler import FakeLambdaContext, http_api_v2_event, rest_api_v1_event
+{%- endif %}
 
 
 @pytest.fixture
@@ -49,7 +53,12 @@ def with_request_id(event: dict[str, Any], request_id: str | None) -> dict[str, 
         ("GET", "/no-such-route", 404),
         ("PATCH", "/health", 405),
 {%- if cookiecutter.include_example_module == "yes" %}
+{%- if cookiecutter.api_auth == "jwt" %}
+        # Without the claims API Gateway's authorizer verified, the app itself answers 401.
+        ("GET", "/challenges", 401),
+{%- else %}
         ("GET", "/challenges/not-a-number", 422),
+{%- endif %}
 {%- endif %}
     ],
 )
@@ -110,7 +119,12 @@ def test_the_log_lines_of_a_503_carry_the_request_id_of_its_answer(
     """An unreachable database: the 503 and its log line name the same id, which the next request's lines do not."""
     reconfigure.setenv("DATABASE_URL", "mysql+aiomysql://app:secret@127.0.0.1:1/app")
     reconfigure.setenv("DB_CONNECT_TIMEOUT", "1")
+{%- if cookiecutter.api_auth == "jwt" %}
+    event = with_request_id(verified_by_gateway(http_api_v2_event("GET", "/challenges")), "gateway-id-503")
+    response = handler(event, FakeLambdaContext())
+{%- else %}
     response = handler(with_request_id(http_api_v2_event("GET", "/challenges"), "gateway-id-503"), FakeLambdaContext())
+{%- endif %}
     assert response["statusCode"] == 503
     assert json.loads(response["body"])["error"]["code"] == "database_unavailable"
     assert response["headers"]["x-request-id"] == "gateway-id-503"

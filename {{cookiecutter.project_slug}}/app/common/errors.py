@@ -31,6 +31,8 @@ class AppError(Exception):
 
     status_code = 400
     code = "bad_request"
+    # Headers the answer must carry, e.g. a 401's WWW-Authenticate.
+    headers: Mapping[str, str] | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -63,7 +65,7 @@ def error_response(
 async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     """Turn any exception into the common error shape."""
     if isinstance(exc, AppError):
-        return error_response(exc.status_code, exc.code, exc.message)
+        return error_response(exc.status_code, exc.code, exc.message, headers=exc.headers)
     if isinstance(exc, RequestValidationError):
         details = [
             {"location": list(error.get("loc", ())), "message": error.get("msg", ""), "type": error.get("type", "")}

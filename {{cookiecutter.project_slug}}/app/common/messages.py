@@ -18,6 +18,17 @@ MISSING_DB_SSL_CA_FILE = (
     "DB_SSL_CA 파일 {path!r}을(를) 읽을 수 없습니다 (상대 경로는 작업 디렉터리 {cwd} 기준). "
     "CA 번들 파일의 경로를 지정하세요."
 )
+INVALID_CORS_ORIGIN = (
+    "CORS_ALLOWED_ORIGINS의 {origin!r}은(는) 오리진이 아닙니다. 허용 값: 쉼표로 구분한 오리진, 각각 소문자 "
+    "scheme://host[:port] (경로와 끝의 / 없이, 예: https://app.example.com). '*'는 허용되지 않습니다."
+)
+{%- if cookiecutter.api_auth == "jwt" %}
+LOCAL_TOKEN_KEY_DEPLOYED = (
+    "ENVIRONMENT={environment} 에서는 LOCAL_TOKEN_KEY를 설정할 수 없습니다: 로컬 토큰은 ENVIRONMENT=local 또는 test "
+    "전용입니다. 함수 환경에서 LOCAL_TOKEN_KEY를 지우세요."
+)
+LOCAL_TOKEN_KEY_SHORT = "LOCAL_TOKEN_KEY는 {length}자 이상이어야 합니다 (make token 이 .env에 만들어 줍니다)."
+{%- endif %}
 INVALID_SETTINGS = "설정이 올바르지 않습니다"
 VALIDATION_FAILED = "요청 값이 올바르지 않습니다."
 NOT_FOUND = "요청한 리소스를 찾을 수 없습니다."
@@ -26,6 +37,11 @@ METHOD_NOT_ALLOWED = "이 경로에서 허용되지 않는 메서드입니다. �
 INTERNAL_ERROR = "서버 내부 오류가 발생했습니다."
 DATABASE_UNAVAILABLE = "데이터베이스에 연결할 수 없습니다."
 CONTROL_CHARACTERS = "탭과 줄바꿈을 제외한 제어 문자는 사용할 수 없습니다."
+{%- if cookiecutter.api_auth == "jwt" %}
+NOT_AUTHENTICATED = "검증된 액세스 토큰이 필요합니다: Authorization: Bearer <토큰> 헤더를 보내세요."
+MISSING_SCOPE = "액세스 토큰에 이 경로에 필요한 스코프가 없습니다: {scopes}"
+MISSING_SCOPE_DESCRIPTION = "액세스 토큰에 이 경로에 필요한 스코프가 없습니다."
+{%- endif %}
 {%- else -%}
 UNKNOWN_ENVIRONMENT = "ENVIRONMENT value {value!r} is not allowed. Allowed values: {allowed}"
 MISSING_DB_CREDENTIALS = (
@@ -42,6 +58,17 @@ MISSING_DB_SSL_CA_FILE = (
     "DB_SSL_CA names {path!r}, which is not a file (relative paths start from the working directory, {cwd}): "
     "give the path of a CA bundle file."
 )
+INVALID_CORS_ORIGIN = (
+    "CORS_ALLOWED_ORIGINS holds {origin!r}, which is not an origin. Allowed: comma-separated origins, each a lowercase "
+    "scheme://host[:port] without a path or trailing slash (e.g. https://app.example.com); '*' is not allowed."
+)
+{%- if cookiecutter.api_auth == "jwt" %}
+LOCAL_TOKEN_KEY_DEPLOYED = (
+    "LOCAL_TOKEN_KEY must not be set when ENVIRONMENT={environment}: local tokens are for ENVIRONMENT=local or test "
+    "only. Remove LOCAL_TOKEN_KEY from the function's environment."
+)
+LOCAL_TOKEN_KEY_SHORT = "LOCAL_TOKEN_KEY must be at least {length} characters long (make token writes one to .env)."
+{%- endif %}
 INVALID_SETTINGS = "Invalid settings"
 VALIDATION_FAILED = "The request is not valid."
 NOT_FOUND = "The requested resource was not found."
@@ -50,4 +77,9 @@ METHOD_NOT_ALLOWED = "This method is not allowed on this path; the Allow header 
 INTERNAL_ERROR = "Internal server error."
 DATABASE_UNAVAILABLE = "The database is not reachable."
 CONTROL_CHARACTERS = "Control characters other than tab and newline are not allowed."
+{%- if cookiecutter.api_auth == "jwt" %}
+NOT_AUTHENTICATED = "This route needs a verified access token: send the header Authorization: Bearer <token>."
+MISSING_SCOPE = "The access token lacks the scope this route needs: {scopes}"
+MISSING_SCOPE_DESCRIPTION = "The access token lacks a scope this route needs."
+{%- endif %}
 {%- endif %}

@@ -3,9 +3,10 @@ one body the app sends (ErrorResponse), so a client generated from the schema ca
 
 The statuses follow from the operation itself: 500 everywhere, 422 where it takes parameters or a body (instead of
 FastAPI's default model, which the app never sends), 400 where it takes a body (unreadable bodies), 404 where its
-path names a resource. A route that answers with another error status declares it as usual, with a description only
-(e.g. `responses={409: {"description": messages.TAKEN}}`) and any headers; the body is added here. The 503 of routes
-that need the database is declared that way by app/database/errors.py.
+path names a resource, 401 where it needs an identity and 403 where it needs scopes. A route that answers with
+another error status declares it as usual, with a description only (e.g.
+`responses={409: {"description": messages.TAKEN}}`) and any headers; the body is added here. The 503 of routes that
+need the database is declared that way by app/database/errors.py.
 """
 
 import json
@@ -22,9 +23,18 @@ ERROR_RESPONSE_REF = "#/components/schemas/ErrorResponse"
 # Statuses whose meaning is the same on every route of this app.
 STATUS_DESCRIPTIONS = {
     400: messages.MALFORMED_BODY,
+{%- if cookiecutter.api_auth == "jwt" %}
+    401: messages.NOT_AUTHENTICATED,
+    403: messages.MISSING_SCOPE_DESCRIPTION,
+{%- endif %}
     404: messages.NOT_FOUND,
     422: messages.VALIDATION_FAILED,
     500: messages.INTERNAL_ERROR,
+}
+# Headers an error status always carries.
+STATUS_HEADERS = {
+    401: {"WWW-Authenticate": {"description": "How to authenticate: Bearer.", "schema": {"type": "string"}}},
+    403: {"WWW-Authenticate": {"description": "The scopes the token lacks.", "schema": {"type": "string"}}},
 }
 # FastAPI's own 422 models, dropped from the document once nothing refers to them.
 FASTAPI_VALIDATION_MODELS = ("HTTPValidationError", "ValidationError")
@@ -63,6 +73,12 @@ def inferred_error_statuses(operation: dict[str, Any]) -> set[int]:
     parameters = operation.get("parameters", [])
     takes_body = "requestBody" in operation
     statuses = {500}
+    # A route that needs an identity answers 401 without one, and 403 when its token lacks a scope it lists.
+    requirements = operation.get("security", [])
+    if requirements:
+        statuses.add(401)
+    if any(scopes for requirement in requirements for scopes in requirement.values()):
+        statuses.add(403)
     if parameters or takes_body:
         statuses.add(422)
     if takes_body:
@@ -89,6 +105,7 @@ def add_error_responses(document: dict[str, Any]) -> None:
                     "description": description or "Error",
                     # Headers the route declares stay published, e.g. a 503's Retry-After.
                     **({"headers": declared_response["headers"]} if "headers" in declared_response else {}),
+                    **({"headers": STATUS_HEADERS[status]} if status in STATUS_HEADERS else {}),
                     "content": {"application/json": {"schema": {"$ref": ERROR_RESPONSE_REF}}},
                 }
             # Success first, then the errors in order, as a reader of /docs expects.

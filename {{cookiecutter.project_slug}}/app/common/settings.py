@@ -1,5 +1,6 @@
 """Application settings, read once from the environment and an optional .env file."""
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.common import messages
 from app.common.enums import Environment
+
+# A browser origin as browsers send it: scheme, lowercase host and optional port, nothing after (an origin never ends
+# with a slash), compared as text; infra/deploy-settings.js applies the same rule. `*` is refused: name the front ends
+# that may call the API.
+ORIGIN = re.compile(r"https?://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?")
+{%- if cookiecutter.api_auth == "jwt" %}
+LOCAL_TOKEN_KEY_MIN_LENGTH = 32
+{%- endif %}
 
 
 class SettingsError(RuntimeError):
@@ -69,6 +78,16 @@ class Settings(BaseSettings):
     # Seconds a new connection may take: TCP connect, TLS and login together (also bounds the readiness probe).
     db_connect_timeout: int = Field(default=5, ge=1)
 
+    # Origins of browser front ends allowed to call the API from another origin, comma-separated (e.g.
+    # https://app.example.com); empty means same-origin only. Deployed stages configure the HTTP API's CORS from the
+    # deploying shell's variable instead (infra/deploy-settings.js): the function never receives it.
+    cors_allowed_origins: str = ""
+{%- if cookiecutter.api_auth == "jwt" %}
+    # Signs the tokens `make token` prints, for local runs and tests only (app/auth/local_token.py); generated into
+    # .env on first use, never committed or packaged. Deployed stages refuse to start with it.
+    local_token_key: SecretStr | None = None
+{%- endif %}
+
     @field_validator("environment", mode="before")
     @classmethod
     def _known_environment(cls, value: Any) -> Any:
@@ -90,7 +109,22 @@ class Settings(BaseSettings):
             raise ValueError(messages.MISSING_DB_SSL_CA_FILE.format(path=self.db_ssl_ca, cwd=Path.cwd()))
         if self.environment.is_deployed and self.db_ssl_ca is None and not self.db_ssl_trust_any_server:
             raise ValueError(messages.UNVERIFIED_DB_TLS.format(environment=environment))
+{%- if cookiecutter.api_auth == "jwt" %}
+        if self.local_token_key is not None:
+            if self.environment.is_deployed:
+                raise ValueError(messages.LOCAL_TOKEN_KEY_DEPLOYED.format(environment=environment))
+            if len(self.local_token_key.get_secret_value()) < LOCAL_TOKEN_KEY_MIN_LENGTH:
+                raise ValueError(messages.LOCAL_TOKEN_KEY_SHORT.format(length=LOCAL_TOKEN_KEY_MIN_LENGTH))
+{%- endif %}
+        for origin in self.cors_origins:
+            if not ORIGIN.fullmatch(origin):
+                raise ValueError(messages.INVALID_CORS_ORIGIN.format(origin=origin))
         return self
+
+    @property
+    def cors_origins(self) -> list[str]:
+        """CORS_ALLOWED_ORIGINS as a list."""
+        return [origin.strip() for origin in self.cors_allowed_origins.split(",") if origin.strip()]
 
     @property
     def uses_embedded_database(self) -> bool:

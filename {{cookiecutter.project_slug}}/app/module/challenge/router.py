@@ -7,6 +7,9 @@ from fastapi import APIRouter, status
 from app.database.dependency import SessionDep
 from app.database.pagination import DEFAULT_PAGE_SIZE, AfterId, Page, PageSize, page_of
 from app.module.challenge import service
+{%- if cookiecutter.api_auth == "jwt" %}
+from app.module.challenge.access import Reader, Writer, row_owner
+{%- endif %}
 from app.module.challenge.dependencies import ChallengeDep
 from app.module.challenge.models import Challenge
 from app.module.challenge.schemas import ChallengeCreate, ChallengeRead
@@ -15,19 +18,33 @@ router = APIRouter(prefix="/challenges", tags=["challenges"])
 
 
 @router.post("", response_model=ChallengeRead, status_code=status.HTTP_201_CREATED)
+{% if cookiecutter.api_auth == "jwt" -%}
+async def create_challenge(user: Writer, data: ChallengeCreate, session: SessionDep) -> Challenge:
+    """Create a challenge owned by the caller (scope challenge/write)."""
+    return await service.create_challenge(session, data, user.subject)
+{%- else -%}
 async def create_challenge(data: ChallengeCreate, session: SessionDep) -> Challenge:
     """Create a challenge."""
     return await service.create_challenge(session, data)
+{%- endif %}
 
 
 @router.get("", response_model=Page[ChallengeRead])
 async def list_challenges(
+{%- if cookiecutter.api_auth == "jwt" %}
+    user: Reader,
+{%- endif %}
     session: SessionDep,
     limit: PageSize = DEFAULT_PAGE_SIZE,
     after_id: AfterId = 0,
 ) -> dict[str, Any]:
+{%- if cookiecutter.api_auth == "jwt" %}
+    """List the caller's challenges, oldest first, one page at a time (app/database/pagination.py)."""
+    return page_of(await service.list_challenges(session, limit, after_id, row_owner(user)), limit)
+{%- else %}
     """List challenges, oldest first, one page at a time (app/database/pagination.py)."""
     return page_of(await service.list_challenges(session, limit, after_id), limit)
+{%- endif %}
 
 
 @router.get("/{challenge_id}", response_model=ChallengeRead)

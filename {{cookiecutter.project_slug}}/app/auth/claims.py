@@ -1,0 +1,44 @@
+"""The claims of a token API Gateway's JWT authorizer verified, as the function receives them.
+
+The authorizer checked the signature, issuer, audience and expiry before invoking the function, and hands over the
+token's claims in the HTTP API event at requestContext.authorizer.jwt: every value a string (a list claim arrives as
+"[a b]"), and a `scopes` list that is null unless the route itself names scopes.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+# Where each issuer puts the token's scopes: OAuth's `scope` (Cognito, Auth0, Okta), Entra ID's `scp`.
+SCOPE_CLAIMS = ("scope", "scp")
+
+
+def gateway_claims(scope: Mapping[str, Any]) -> tuple[dict[str, str], list[str]] | None:
+    """The verified claims and the authorizer's scopes list from an ASGI scope that Mangum built from an HTTP API
+    event, or None when the request carries none (no gateway, or a route without the authorizer)."""
+    event = scope.get("aws.event")
+    context = event.get("requestContext") if isinstance(event, dict) else None
+    authorizer = context.get("authorizer") if isinstance(context, dict) else None
+    jwt = authorizer.get("jwt") if isinstance(authorizer, dict) else None
+    claims = jwt.get("claims") if isinstance(jwt, dict) else None
+    if not isinstance(claims, dict):
+        return None
+    listed = jwt.get("scopes") if isinstance(jwt, dict) else None
+    scopes = [item for item in listed if isinstance(item, str)] if isinstance(listed, list) else []
+    return {str(name): value for name, value in claims.items() if isinstance(value, str)}, scopes
+
+
+def list_claim(value: str) -> list[str]:
+    """The items of a claim: "[a b]" (how the authorizer writes a list) or "a b" (OAuth's space-separated scope)."""
+    text = value.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    return text.split()
+
+
+def token_scopes(claims: Mapping[str, str], listed: list[str]) -> frozenset[str]:
+    """Every scope the token carries: its scope claim, and the authorizer's list when the route named scopes."""
+    scopes = set(listed)
+    for name in SCOPE_CLAIMS:
+        if name in claims:
+            scopes.update(list_claim(claims[name]))
+    return frozenset(scopes)

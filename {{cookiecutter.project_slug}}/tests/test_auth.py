@@ -1,0 +1,203 @@
+"""Identity fails closed: deployed stages trust only the claims API Gateway verified, local tokens work in local and
+test runs only, and scopes are checked on every protected route."""
+
+{% if cookiecutter.include_example_module == "yes" -%}
+import asyncio
+import base64
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from httpx import AsyncClient
+
+from app.auth.claims import list_claim, token_scopes
+from app.auth.local_token import issue_local_token, verify_local_token
+from app.common.settings import SettingsError, load_settings
+from app.database.config import get_engine
+from main import handler
+from tests.conftest import PROJECT_ROOT, TEST_TOKEN_KEY
+from tests.test_handler import FakeLambdaContext, http_api_v2_event, verified_by_gateway
+
+# A route behind the authorizer: its GET needs an identity, its POST the scope challenge/write.
+PROTECTED = "/challenges"
+{%- else -%}
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.auth.claims import list_claim, token_scopes
+from app.auth.local_token import issue_local_token, verify_local_token
+from app.common.settings import SettingsError, load_settings
+from tests.conftest import PROJECT_ROOT, TEST_TOKEN_KEY
+{%- endif %}
+
+DEPLOYED_DATABASE = {"DB_HOST": "db.internal", "DB_PASSWORD": "pw", "DB_SSL_TRUST_ANY_SERVER": "true"}
+{%- if cookiecutter.include_example_module == "yes" %}
+
+
+def gateway_claims(event: dict[str, Any]) -> dict[str, str]:
+    """The claims verified_by_gateway put in the event, to change one before the call."""
+    claims: dict[str, str] = event["requestContext"]["authorizer"]["jwt"]["claims"]
+    return claims
+{%- endif %}
+
+
+def test_list_claims_and_every_scope_claim_parse() -> None:
+    assert list_claim("[admins editors]") == ["admins", "editors"]
+    assert list_claim("a/read a/write") == ["a/read", "a/write"]
+    assert list_claim("[]") == []
+    assert token_scopes({"scope": "a/read b/write"}, []) == {"a/read", "b/write"}
+    # Entra ID names the claim scp; the authorizer's own list adds to the claim.
+    assert token_scopes({"scp": "[a/read]"}, ["c/write"]) == {"a/read", "c/write"}
+    assert token_scopes({}, []) == frozenset()
+
+
+def test_local_tokens_round_trip_and_refuse_tampering_expiry_and_other_keys() -> None:
+    token = issue_local_token(TEST_TOKEN_KEY, "alice", ["a/read", "a/write"], now=1_000)
+    claims = verify_local_token(TEST_TOKEN_KEY, token, now=1_001)
+    assert claims is not None
+    assert (claims["sub"], claims["scope"], claims["token_use"]) == ("alice", "a/read a/write", "access")
+    assert verify_local_token(TEST_TOKEN_KEY, token, now=1_000 + 3600) is None, "expired"
+    assert verify_local_token("another-key-" + TEST_TOKEN_KEY, token, now=1_001) is None, "signed with another key"
+    header, payload, signature = token.split(".")
+    forged = issue_local_token(TEST_TOKEN_KEY, "mallory", ["a/write"], now=1_000).split(".")[1]
+    assert verify_local_token(TEST_TOKEN_KEY, f"{header}.{forged}.{signature}", now=1_001) is None, "payload swapped"
+    unsigned = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+    assert verify_local_token(TEST_TOKEN_KEY, f"{unsigned}.{payload}.", now=1_001) is None, "alg none"
+    assert verify_local_token(TEST_TOKEN_KEY, "not a token", now=1_001) is None
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_deployed_stages_refuse_to_start_with_a_local_token_key(environment: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(
+            environment=environment,
+            database_url=None,
+            db_host="db.internal",
+            db_password="pw",
+            db_ssl_trust_any_server=True,
+            local_token_key=TEST_TOKEN_KEY,
+        )
+    assert "LOCAL_TOKEN_KEY" in str(raised.value) and f"ENVIRONMENT={environment}" in str(raised.value)
+    assert TEST_TOKEN_KEY not in str(raised.value)
+
+
+def test_a_short_local_token_key_is_refused() -> None:
+    with pytest.raises(SettingsError, match="LOCAL_TOKEN_KEY"):
+        load_settings(local_token_key="short")
+{%- if cookiecutter.include_example_module == "yes" %}
+
+
+@pytest.mark.usefixtures("migrated_database")
+def test_verified_gateway_claims_with_list_values_and_null_scopes_reach_the_route(
+    lambda_event_loop: asyncio.AbstractEventLoop,
+) -> None:
+    event = verified_by_gateway(http_api_v2_event("GET", PROTECTED), "challenge/write", "alice")
+    # A list claim as the authorizer writes it, beside the null scopes list verified_by_gateway gives.
+    gateway_claims(event)["cognito:groups"] = "[admins editors]"
+    response = handler(event, FakeLambdaContext())
+    # The pooled connection belongs to this test's loop.
+    lambda_event_loop.run_until_complete(get_engine().dispose())
+    assert response["statusCode"] == 200, response["body"]
+
+
+@pytest.mark.usefixtures("lambda_event_loop")
+def test_a_cognito_id_token_is_refused_even_when_verified() -> None:
+    event = verified_by_gateway(http_api_v2_event("GET", PROTECTED), subject="alice")
+    claims = gateway_claims(event)
+    del claims["scope"], claims["client_id"]
+    claims.update(token_use="id", aud="example-client-id")
+    response = handler(event, FakeLambdaContext())
+    assert response["statusCode"] == 401
+    assert response["headers"]["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.usefixtures("lambda_event_loop")
+def test_a_write_without_its_scope_is_403_naming_the_scope() -> None:
+    write = http_api_v2_event("POST", PROTECTED, body=json.dumps({"title": "Run"}))
+    event = verified_by_gateway(write, subject="alice")
+    response = handler(event, FakeLambdaContext())
+    assert response["statusCode"] == 403
+    assert json.loads(response["body"])["error"]["code"] == "insufficient_scope"
+    assert 'scope="challenge/write"' in response["headers"]["www-authenticate"]
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+@pytest.mark.usefixtures("lambda_event_loop")
+def test_deployed_stages_never_decode_a_bearer_token_themselves(
+    environment: str, reconfigure: pytest.MonkeyPatch
+) -> None:
+    # Well formed and signed with the run's own key: in a deployed stage only the gateway's claims count.
+    token = issue_local_token(TEST_TOKEN_KEY, "mallory", ["challenge/write"])
+    for name, value in {"ENVIRONMENT": environment, "DATABASE_URL": "", **DEPLOYED_DATABASE}.items():
+        reconfigure.setenv(name, value)
+    for method in ("GET", "POST"):
+        event = http_api_v2_event(method, PROTECTED, body=json.dumps({"title": "Run"}))
+        event["headers"]["authorization"] = f"Bearer {token}"
+        response = handler(event, FakeLambdaContext())
+        assert response["statusCode"] == 401, (method, response["body"])
+        assert response["headers"]["www-authenticate"] == "Bearer"
+        assert json.loads(response["body"])["error"]["code"] == "not_authenticated"
+
+
+@pytest.mark.anyio
+async def test_without_a_token_a_protected_route_is_401_and_health_is_open(anonymous_client: AsyncClient) -> None:
+    assert (await anonymous_client.get("/health")).status_code == 200
+    for method, path in (("GET", PROTECTED), ("POST", PROTECTED), ("GET", f"{PROTECTED}/1")):
+        response = await anonymous_client.request(method, path, json={"title": "Run"})
+        assert response.status_code == 401, (method, path)
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.json()["error"]["code"] == "not_authenticated"
+
+
+@pytest.mark.anyio
+async def test_local_tokens_signed_with_another_key_or_expired_are_401(
+    anonymous_client: AsyncClient, bearer: Callable[..., dict[str, str]]
+) -> None:
+    assert (await anonymous_client.get(PROTECTED, headers=bearer("alice"))).status_code == 200
+    for token in (
+        issue_local_token("another-key-" + TEST_TOKEN_KEY, "alice", ["challenge/write"]),
+        issue_local_token(TEST_TOKEN_KEY, "alice", ["challenge/write"], now=0),
+    ):
+        response = await anonymous_client.get(PROTECTED, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401
+{%- endif %}
+
+
+def run_make_token(cwd: Path, *args: str, **environment: str) -> subprocess.CompletedProcess[str]:
+    """scripts/local_token.py (what `make token` runs) in cwd, outside the suite's own settings."""
+    env = {name: value for name, value in os.environ.items() if name not in {"LOCAL_TOKEN_KEY", "DATABASE_URL"}}
+    script = PROJECT_ROOT / "scripts" / "local_token.py"
+    return subprocess.run(
+        [sys.executable, str(script), *args], cwd=cwd, env={**env, **environment}, capture_output=True, text=True
+    )
+
+
+def test_make_token_writes_a_key_to_dot_env_once_and_prints_a_token_the_app_accepts(tmp_path: Path) -> None:
+    first = run_make_token(tmp_path, "--sub", "alice", "--scopes", "a/read,a/write", ENVIRONMENT="local")
+    assert first.returncode == 0, first.stderr
+    key = (tmp_path / ".env").read_text(encoding="utf-8").strip().removeprefix("LOCAL_TOKEN_KEY=")
+    claims = verify_local_token(key, first.stdout.strip())
+    assert claims is not None and (claims["sub"], claims["scope"]) == ("alice", "a/read a/write")
+    second = run_make_token(tmp_path, "--sub", "bob", ENVIRONMENT="local")
+    assert second.returncode == 0, second.stderr
+    assert (tmp_path / ".env").read_text(encoding="utf-8").count("LOCAL_TOKEN_KEY=") == 1
+    assert verify_local_token(key, second.stdout.strip()) is not None
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_make_token_refuses_deployed_stages_and_prints_nothing(tmp_path: Path, environment: str) -> None:
+    refused = run_make_token(tmp_path, ENVIRONMENT=environment, **DEPLOYED_DATABASE)
+    assert refused.returncode == 2
+    assert refused.stdout == ""
+    assert f"ENVIRONMENT={environment}" in refused.stderr
+    assert not (tmp_path / ".env").exists()
