@@ -7,6 +7,8 @@
   model of the same table, an async engine on aiomysql with TLS and one pooled connection, a session per request.
 - plugin_default: the default bake packaged the way serverless-python-requirements does by default
   (no bytecode step, no slimming).
+- open: the same bake with api_auth=none (no authorizer, identity, scopes or owner filter), packaged like ours: the
+  baseline of what authentication costs.
 
 All are built for the architecture this machine runs, so they can be measured here; ours is built once more for the
 other architecture, for its size.
@@ -172,9 +174,11 @@ def kept(name: str, zip_path: Path, workdir: Path) -> Package:
     return Package(name, Path(shutil.move(zip_path, destination)))
 
 
-def build_all(baked: Path, workdir: Path, python: str, python_version: str, architecture: str) -> list[Package]:
+def build_all(
+    baked: Path, open_bake: Path, workdir: Path, python: str, python_version: str, architecture: str
+) -> list[Package]:
     """Ours packaged offline as the tests package a bake (npm ci, osls), then the others with its node_modules, all
-    for `architecture`."""
+    for `architecture`; open_bake is a render of the api_auth=none bake."""
     infra = baked / "infra"
     packages = [kept("ours", package_offline(baked, python, architecture), workdir)]
     db_requirements = pinned(baked, FLOOR_DB_PACKAGES, python_version)
@@ -193,7 +197,22 @@ def build_all(baked: Path, workdir: Path, python: str, python_version: str, arch
     (default / "infra" / "node_modules").symlink_to(infra / "node_modules")
     plugin_default_config(default / "infra" / "serverless.yml")
     packages.append(kept("plugin_default", make_package(default, python, OSLS_SLS, architecture), workdir))
+    packages.append(
+        kept("open", make_package(packaged_like(baked, open_bake), python, OSLS_SLS, architecture), workdir)
+    )
     return packages
+
+
+def packaged_like(baked: Path, other: Path) -> Path:
+    """Another render of the template made ready to package as ours was: the same pinned requirements, node_modules
+    and CA bundle, and no v4 `org` (osls packages it)."""
+    shutil.copy(baked / "requirements.txt", other / "requirements.txt")
+    shutil.copytree(baked / "infra" / "certs", other / "infra" / "certs", dirs_exist_ok=True)
+    (other / "infra" / "node_modules").symlink_to(baked / "infra" / "node_modules")
+    config = other / "infra" / "serverless.yml"
+    lines = config.read_text(encoding="utf-8").splitlines(keepends=True)
+    config.write_text("".join(line for line in lines if not line.startswith("org:")), encoding="utf-8")
+    return other
 
 
 def build_ours_for(baked: Path, workdir: Path, python: str, architecture: str) -> Package:
