@@ -12,8 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import botocore.session  # type: ignore[import-untyped]
 import pytest
 from httpx import AsyncClient
+from moto import mock_aws
 
 from app.auth.claims import list_claim, token_scopes
 from app.auth.local_token import issue_local_token, verify_local_token
@@ -48,6 +50,47 @@ def gateway_claims(event: dict[str, Any]) -> dict[str, str]:
     """The claims verified_by_gateway put in the event, to change one before the call."""
     claims: dict[str, str] = event["requestContext"]["authorizer"]["jwt"]["claims"]
     return claims
+
+
+def cognito_sign_in() -> dict[str, dict[str, Any]]:
+    """The payloads of the access token and the ID token Cognito (moto) issues to a user who signs in with a
+    password through an app client."""
+    user, password = "alice@example.com", "Correct-horse-9"  # nosec B105 - a throwaway user of a mocked pool
+    with mock_aws():
+        cognito: Any = botocore.session.get_session().create_client(
+            "cognito-idp", region_name="{{ cookiecutter.aws_region }}", aws_access_key_id="a", aws_secret_access_key="b"
+        )
+        pool = cognito.create_user_pool(PoolName="users")["UserPool"]["Id"]
+        flows = ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+        client = cognito.create_user_pool_client(UserPoolId=pool, ClientName="web", ExplicitAuthFlows=flows)
+        cognito.admin_create_user(UserPoolId=pool, Username=user, TemporaryPassword=password + "-temporary")
+        cognito.admin_set_user_password(UserPoolId=pool, Username=user, Password=password, Permanent=True)
+        tokens = cognito.admin_initiate_auth(
+            UserPoolId=pool,
+            ClientId=client["UserPoolClient"]["ClientId"],
+            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": user, "PASSWORD": password},
+        )["AuthenticationResult"]
+    payloads = {}
+    for kind in ("AccessToken", "IdToken"):
+        payload = tokens[kind].split(".")[1]
+        payloads[kind] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return payloads
+
+
+def as_the_authorizer_passes_them(payload: dict[str, Any]) -> dict[str, str]:
+    """A verified token's claims as the HTTP API's JWT authorizer hands them to the function: every value a string,
+    a list as "[a b]"."""
+    return {
+        name: "[" + " ".join(map(str, value)) + "]" if isinstance(value, list) else str(value)
+        for name, value in payload.items()
+    }
+
+
+def with_claims(event: dict[str, Any], claims: dict[str, str]) -> dict[str, Any]:
+    """The event after the authorizer verified a token with these claims (no route names scopes: a null list)."""
+    event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+    return event
 {%- endif %}
 
 
@@ -108,6 +151,25 @@ def test_verified_gateway_claims_with_list_values_and_null_scopes_reach_the_rout
     # The pooled connection belongs to this test's loop.
     lambda_event_loop.run_until_complete(get_engine().dispose())
     assert response["statusCode"] == 200, response["body"]
+
+
+@pytest.mark.usefixtures("migrated_database")
+def test_cognito_tokens_of_a_signed_in_user_as_the_gateway_passes_them_on(
+    lambda_event_loop: asyncio.AbstractEventLoop,
+) -> None:
+    """An access token without the module's scope reads but cannot write; the ID token of the same sign-in (which
+    the gateway would also accept: its aud is the client) is refused."""
+    tokens = cognito_sign_in()
+    access, identity = (as_the_authorizer_passes_them(tokens[kind]) for kind in ("AccessToken", "IdToken"))
+    read = handler(with_claims(http_api_v2_event("GET", PROTECTED), access), FakeLambdaContext())
+    write_event = http_api_v2_event("POST", PROTECTED, body=json.dumps({"title": "Run"}))
+    write = handler(with_claims(write_event, access), FakeLambdaContext())
+    read_with_id_token = handler(with_claims(http_api_v2_event("GET", PROTECTED), identity), FakeLambdaContext())
+    lambda_event_loop.run_until_complete(get_engine().dispose())
+    assert (access["token_use"], access["scope"]) == ("access", "aws.cognito.signin.user.admin")
+    assert read["statusCode"] == 200, read["body"]
+    assert write["statusCode"] == 403, write["body"]
+    assert (identity["token_use"], read_with_id_token["statusCode"]) == ("id", 401)
 
 
 @pytest.mark.usefixtures("lambda_event_loop")
