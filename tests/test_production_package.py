@@ -277,8 +277,10 @@ def test_only_the_identity_the_gateway_verified_reaches_the_database(
     assert (others[0], others[2]["error"]["code"]) == (404, "challenge_not_found")
     assert (others_list[0], others_list[2]["items"]) == (200, [])
     assert rows == [("alice's", "alice")]
-    summary.append("prod package: 401 without the authorizer's claims (also with an unverified token), 403 without")
-    summary.append("  the scope, a scoped write stored for its subject and a 404 for another subject")
+    summary.append(
+        "prod package: 401 without the authorizer's claims (also with an unverified token), 403 without the scope, "
+        "a scoped write stored for its subject, 404 for another"
+    )
 
 
 def test_a_server_certificate_from_another_ca_is_refused_naming_the_cause(
