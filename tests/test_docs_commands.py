@@ -153,6 +153,22 @@ def test_runnable_documented_commands_work(request: pytest.FixtureRequest, bake:
     assert len(list((project / "migrations" / "versions").glob("*.py"))) == shipped + 1  # plus the new (empty) one
 
 
+def answer(server: subprocess.Popen[bytes], url: str, headers: dict[str, str], deadline: float) -> tuple[int, bytes]:
+    """The status and body of a GET to the server `make run` started, asked again while it is not listening (starting,
+    or restarting after a reload) until the deadline."""
+    while True:
+        try:
+            request = urllib.request.Request(url, headers=headers)
+            with urllib.request.urlopen(request, timeout=5) as response:  # nosec B310
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise
+            time.sleep(0.2)
+
+
 def test_make_run_serves_health(default_project: Path, tmp_path: Path) -> None:
     """The README's `make run` on a fresh bake migrates the embedded SQLite file, then serves /health on PORT with
     uvicorn's reloader, and the example module to a token from `make token`; `make help` lists both. The key is given
@@ -172,28 +188,19 @@ def test_make_run_serves_health(default_project: Path, tmp_path: Path) -> None:
     )
     try:
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:  # nosec B310
-                    assert response.status == 200
-                    assert response.read() == b'{"status":"ok"}'
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.2)
+        health = answer(server, f"http://127.0.0.1:{port}/health", {}, deadline)
+        assert health == (200, b'{"status":"ok"}')
         challenges = f"http://127.0.0.1:{port}/challenges"
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(challenges, timeout=5)  # nosec B310
-        assert refused.value.code == 401
+        assert answer(server, challenges, {}, deadline)[0] == 401
         token = run(["make", "-s", "token", "sub=alice"], default_project, env).strip()
-        with urllib.request.urlopen(  # nosec B310
-            urllib.request.Request(challenges, headers={"Authorization": f"Bearer {token}"}), timeout=5
-        ) as response:
-            assert response.status == 200
+        assert answer(server, challenges, {"Authorization": f"Bearer {token}"}, deadline)[0] == 200
     finally:
         os.killpg(server.pid, signal.SIGTERM)
-        output = server.communicate(timeout=15)[0].decode(errors="replace")
+        try:
+            output = server.communicate(timeout=30)[0].decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            output = server.communicate()[0].decode(errors="replace")
     assert "Started reloader process" in output and "Application startup complete" in output
     with contextlib.closing(sqlite3.connect(database)) as connection:  # migrated before serving
         assert connection.execute("SELECT version_num FROM alembic_version").fetchall() != []
