@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.harness import OSLS_SLS, make_package, package_offline
+from tests.harness import OSLS_SLS, drop_v4_org, make_package, package_offline
 
 FLOOR_MAIN = '''"""The smallest FastAPI app on Lambda: one route."""
 
@@ -209,9 +209,7 @@ def packaged_like(baked: Path, other: Path) -> Path:
     shutil.copy(baked / "requirements.txt", other / "requirements.txt")
     shutil.copytree(baked / "infra" / "certs", other / "infra" / "certs", dirs_exist_ok=True)
     (other / "infra" / "node_modules").symlink_to(baked / "infra" / "node_modules")
-    config = other / "infra" / "serverless.yml"
-    lines = config.read_text(encoding="utf-8").splitlines(keepends=True)
-    config.write_text("".join(line for line in lines if not line.startswith("org:")), encoding="utf-8")
+    drop_v4_org(other / "infra")
     return other
 
 

@@ -152,12 +152,17 @@ def uses_v4_cli(infra: Path) -> bool:
     return "serverless" in package_json["devDependencies"]
 
 
-def install_osls_for_v4(infra: Path) -> None:
-    """Put osls in place of the v4 CLI, which downloads its binary and needs an account: same serverless.yml, minus
-    `org` (v4's dashboard key, which osls rejects)."""
+def drop_v4_org(infra: Path) -> None:
+    """serverless.yml without `org` (v4's dashboard key, which osls rejects), so that osls packages a v4 bake."""
     config = infra / "serverless.yml"
     lines = config.read_text(encoding="utf-8").splitlines(keepends=True)
     config.write_text("".join(line for line in lines if not line.startswith("org:")), encoding="utf-8")
+
+
+def install_osls_for_v4(infra: Path) -> None:
+    """Put osls in place of the v4 CLI, which downloads its binary and needs an account: same serverless.yml, minus
+    `org`."""
+    drop_v4_org(infra)
     run_command([*NPM, "install", "--no-save", OSLS], infra)
 
 

@@ -29,3 +29,10 @@ def import_models() -> None:
     """Import every listed module's models, so Base.metadata holds all tables (Alembic autogenerate and check)."""
     for name in MODULES:
         import_module(f"app.module.{name}.models")
+{%- if cookiecutter.api_auth == "jwt" %}
+
+
+def every_module_scope() -> list[str]:
+    """Every scope the listed modules define (each one's access.SCOPES): what a local token grants by default."""
+    return [scope for name in MODULES for scope in import_module(f"app.module.{name}.access").SCOPES]
+{%- endif %}

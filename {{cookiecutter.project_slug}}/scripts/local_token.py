@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from importlib import import_module
 from pathlib import Path
 from secrets import token_urlsafe
 
@@ -19,18 +18,13 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 from app.auth.local_token import issue_local_token  # noqa: E402
 from app.common.settings import SettingsError, load_settings  # noqa: E402
-from app.registry import MODULES  # noqa: E402
+from app.registry import every_module_scope  # noqa: E402
 
 ENV_FILE = Path(".env")
 
 
 class TokenError(Exception):
     """No token can be made here; the message says why and what to do."""
-
-
-def every_module_scope() -> list[str]:
-    """Every scope the modules in app/registry.py define: the default grant."""
-    return [scope for name in MODULES for scope in import_module(f"app.module.{name}.access").SCOPES]
 
 
 def local_token_key(env_file: Path) -> str:

@@ -206,21 +206,13 @@ TEST_SUBJECT = "test-user"
 TEST_TOKEN_KEY = token_urlsafe(32)
 
 
-def every_module_scope() -> list[str]:
-    """Every scope the modules in app/registry.py define (each module's access.SCOPES)."""
-    from importlib import import_module
-
-    from app.registry import MODULES
-
-    return [scope for name in MODULES for scope in import_module(f"app.module.{name}.access").SCOPES]
-
-
 @pytest.fixture
 def bearer(monkeypatch: pytest.MonkeyPatch) -> Callable[..., dict[str, str]]:
     """The Authorization header of a local token, which the app accepts for this test: bearer("alice",
     ["orders/write"]); every module scope by default."""
     from app.auth.local_token import issue_local_token
     from app.common.settings import get_settings
+    from app.registry import every_module_scope
 
     monkeypatch.setenv("LOCAL_TOKEN_KEY", TEST_TOKEN_KEY)
     get_settings.cache_clear()

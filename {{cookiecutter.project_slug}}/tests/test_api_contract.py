@@ -38,9 +38,12 @@ from app.common.responses import ERROR_RESPONSE_REF
 {% endif -%}
 from app.common.settings import get_settings
 from app.database.config import create_engine, get_engine, get_sessionmaker
+{%- if cookiecutter.api_auth == "jwt" %}
+from app.registry import every_module_scope
+{%- endif %}
 from main import app
 {%- if cookiecutter.api_auth == "jwt" %}
-from tests.conftest import TEST_SUBJECT, TEST_TOKEN_KEY, every_module_scope
+from tests.conftest import TEST_SUBJECT, TEST_TOKEN_KEY
 {%- endif %}
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))

@@ -18,12 +18,12 @@ from httpx import AsyncClient
 from moto import mock_aws
 
 from app.auth.claims import list_claim, token_scopes
-from app.auth.local_token import issue_local_token, verify_local_token
+from app.auth.local_token import as_gateway_claims, issue_local_token, verify_local_token
 from app.common.settings import SettingsError, load_settings
 from app.database.config import get_engine
 from main import handler
 from tests.conftest import PROJECT_ROOT, TEST_TOKEN_KEY
-from tests.test_handler import FakeLambdaContext, http_api_v2_event, verified_by_gateway
+from tests.test_handler import FakeLambdaContext, http_api_v2_event, verified_by_gateway, with_verified_claims
 
 # A route behind the authorizer: its GET needs an identity, its POST the scope challenge/write.
 PROTECTED = "/challenges"
@@ -76,21 +76,6 @@ def cognito_sign_in() -> dict[str, dict[str, Any]]:
         payload = tokens[kind].split(".")[1]
         payloads[kind] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     return payloads
-
-
-def as_the_authorizer_passes_them(payload: dict[str, Any]) -> dict[str, str]:
-    """A verified token's claims as the HTTP API's JWT authorizer hands them to the function: every value a string,
-    a list as "[a b]"."""
-    return {
-        name: "[" + " ".join(map(str, value)) + "]" if isinstance(value, list) else str(value)
-        for name, value in payload.items()
-    }
-
-
-def with_claims(event: dict[str, Any], claims: dict[str, str]) -> dict[str, Any]:
-    """The event after the authorizer verified a token with these claims (no route names scopes: a null list)."""
-    event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
-    return event
 {%- endif %}
 
 
@@ -160,11 +145,12 @@ def test_cognito_tokens_of_a_signed_in_user_as_the_gateway_passes_them_on(
     """An access token without the module's scope reads but cannot write; the ID token of the same sign-in (which
     the gateway would also accept: its aud is the client) is refused."""
     tokens = cognito_sign_in()
-    access, identity = (as_the_authorizer_passes_them(tokens[kind]) for kind in ("AccessToken", "IdToken"))
-    read = handler(with_claims(http_api_v2_event("GET", PROTECTED), access), FakeLambdaContext())
+    access, identity = (as_gateway_claims(tokens[kind]) for kind in ("AccessToken", "IdToken"))
+    read = handler(with_verified_claims(http_api_v2_event("GET", PROTECTED), access), FakeLambdaContext())
     write_event = http_api_v2_event("POST", PROTECTED, body=json.dumps({"title": "Run"}))
-    write = handler(with_claims(write_event, access), FakeLambdaContext())
-    read_with_id_token = handler(with_claims(http_api_v2_event("GET", PROTECTED), identity), FakeLambdaContext())
+    write = handler(with_verified_claims(write_event, access), FakeLambdaContext())
+    id_token_event = with_verified_claims(http_api_v2_event("GET", PROTECTED), identity)
+    read_with_id_token = handler(id_token_event, FakeLambdaContext())
     lambda_event_loop.run_until_complete(get_engine().dispose())
     assert (access["token_use"], access["scope"]) == ("access", "aws.cognito.signin.user.admin")
     assert read["statusCode"] == 200, read["body"]

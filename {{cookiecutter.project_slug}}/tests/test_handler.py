@@ -104,6 +104,11 @@ def verified_by_gateway(event: dict[str, Any], scope: str = "", subject: str = "
         "iat": "1795867200",
         "exp": "1795870800",
     }
+    return with_verified_claims(event, claims)
+
+
+def with_verified_claims(event: dict[str, Any], claims: dict[str, str]) -> dict[str, Any]:
+    """The event after the authorizer verified a token with these claims (strings, as it writes them)."""
     context = {**event["requestContext"], "authorizer": {"jwt": {"claims": claims, "scopes": None}}}
     return {**event, "requestContext": context}
 {%- endif %}

@@ -30,10 +30,13 @@ def _signature(key: str, signed_part: str) -> bytes:
     return hmac.new(key.encode("utf-8"), signed_part.encode("ascii"), hashlib.sha256).digest()
 
 
-def _as_claim(value: Any) -> str:
-    if isinstance(value, list):
-        return "[" + " ".join(str(item) for item in value) + "]"
-    return value if isinstance(value, str) else json.dumps(value)
+def as_gateway_claims(payload: dict[str, Any]) -> dict[str, str]:
+    """A token's claims written the way API Gateway's JWT authorizer hands them to the function: every value a
+    string, a list as "[a b]"."""
+    return {
+        str(name): "[" + " ".join(map(str, value)) + "]" if isinstance(value, list) else str(value)
+        for name, value in payload.items()
+    }
 
 
 def issue_local_token(
@@ -72,4 +75,4 @@ def verify_local_token(key: str, token: str, now: float | None = None) -> dict[s
     expires = payload.get("exp")
     if not isinstance(expires, int) or expires <= (time.time() if now is None else now):
         return None
-    return {str(name): _as_claim(value) for name, value in payload.items()}
+    return as_gateway_claims(payload)
