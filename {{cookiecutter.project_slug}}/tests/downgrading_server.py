@@ -13,6 +13,9 @@ NATIVE_METHOD = b"mysql_native_password"
 # Protocol 4.1 with plugin authentication, as MySQL 8 announces itself, minus CLIENT_SSL (0x800).
 CAPABILITIES = 0x1 | 0x4 | 0x8 | 0x200 | 0x2000 | 0x8000 | 0x20000 | 0x80000 | 0x200000
 ACCESS_DENIED = struct.pack("<BH", 0xFF, 1045) + b"#28000Access denied"
+READ_TIMEOUT = 5
+# A conversation is at most three reads.
+CONVERSATION_LIMIT = 3 * READ_TIMEOUT + 1
 
 
 def packet(sequence: int, payload: bytes) -> bytes:
@@ -46,17 +49,27 @@ class DowngradingServer:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.05)
         self.port: int = self._listener.getsockname()[1]
-        self.greeted = 0
+        self._greeted = 0
         self._received = bytearray()
-        self._lock = threading.Lock()
+        # Held while a conversation is under way: readers wait for it, so what a test asserts is never half-recorded.
+        self._talking = threading.Condition()
+        self._in_conversation = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
     @property
+    def greeted(self) -> int:
+        """How many connections got a greeting, once the conversation in progress has ended."""
+        with self._talking:
+            self._talking.wait_for(lambda: not self._in_conversation, timeout=CONVERSATION_LIMIT)
+            return self._greeted
+
+    @property
     def received(self) -> bytes:
-        """Every byte any client sent so far."""
-        with self._lock:
+        """Every byte any client sent, once the conversation in progress has ended."""
+        with self._talking:
+            self._talking.wait_for(lambda: not self._in_conversation, timeout=CONVERSATION_LIMIT)
             return bytes(self._received)
 
     def _serve(self) -> None:
@@ -65,14 +78,22 @@ class DowngradingServer:
                 client = self._listener.accept()[0]
             except TimeoutError:
                 continue
-            with client:
-                self._talk(client)
+            with self._talking:
+                self._in_conversation = True
+            try:
+                with client:
+                    self._talk(client)
+            finally:
+                with self._talking:
+                    self._in_conversation = False
+                    self._talking.notify_all()
 
     def _talk(self, client: socket.socket) -> None:
-        client.settimeout(5)
+        client.settimeout(READ_TIMEOUT)
+        # Counted before it is sent: a client may act on the greeting before this thread runs again.
+        self._greeted += 1
         try:
             client.sendall(packet(0, greeting(self._method)))
-            self.greeted += 1
             if not self._read(client):  # the client hung up instead of logging in
                 return
             if self._method == NATIVE_METHOD:
@@ -88,8 +109,7 @@ class DowngradingServer:
     def _read(self, client: socket.socket) -> bytes:
         """One read from the client, recorded; empty when it closed the connection."""
         data = client.recv(65536)
-        with self._lock:
-            self._received.extend(data)
+        self._received.extend(data)
         return data
 
     def close(self) -> None:
