@@ -153,12 +153,14 @@ def test_runnable_documented_commands_work(request: pytest.FixtureRequest, bake:
     assert len(list((project / "migrations" / "versions").glob("*.py"))) == shipped + 1  # plus the new (empty) one
 
 
-def answer(server: subprocess.Popen[bytes], url: str, headers: dict[str, str], deadline: float) -> tuple[int, bytes]:
-    """The status and body of a GET to the server `make run` started, asked again while it is not listening (starting,
-    or restarting after a reload) until the deadline."""
+def answer(
+    server: subprocess.Popen[bytes], url: str, headers: dict[str, str], deadline: float, body: bytes | None = None
+) -> tuple[int, bytes]:
+    """The status and body of a GET (a POST with body) to the server `make run` started, asked again while it is not
+    listening (starting, or restarting after a reload) until the deadline."""
     while True:
         try:
-            request = urllib.request.Request(url, headers=headers)
+            request = urllib.request.Request(url, data=body, headers=headers)
             with urllib.request.urlopen(request, timeout=5) as response:  # nosec B310
                 return response.status, response.read()
         except urllib.error.HTTPError as error:
@@ -171,8 +173,9 @@ def answer(server: subprocess.Popen[bytes], url: str, headers: dict[str, str], d
 
 def test_make_run_serves_health(default_project: Path, tmp_path: Path) -> None:
     """The README's `make run` on a fresh bake migrates the embedded SQLite file, then serves /health on PORT with
-    uvicorn's reloader, and the example module to a token from `make token`; `make help` lists both. The key is given
-    in the environment: `make run` would write one to the shared bake's .env otherwise."""
+    uvicorn's reloader, and the example module to a token from `make token`, which holds every scope unless `scopes=`
+    is given, even empty; `make help` lists both. The key is given in the environment: `make run` would write one to
+    the shared bake's .env otherwise."""
     help_text = run(["make", "help"], default_project)
     assert "make run" in help_text and "make token" in help_text
     port = free_port()
@@ -194,6 +197,10 @@ def test_make_run_serves_health(default_project: Path, tmp_path: Path) -> None:
         assert answer(server, challenges, {}, deadline)[0] == 401
         token = run(["make", "-s", "token", "sub=alice"], default_project, env).strip()
         assert answer(server, challenges, {"Authorization": f"Bearer {token}"}, deadline)[0] == 200
+        unscoped = run(["make", "-s", "token", "sub=bob", "scopes="], default_project, env).strip()
+        for bearer, status in ((unscoped, 403), (token, 201)):
+            headers = {"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"}
+            assert answer(server, challenges, headers, deadline, body=b'{"title": "First"}')[0] == status
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
