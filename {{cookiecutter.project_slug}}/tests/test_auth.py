@@ -17,7 +17,7 @@ import pytest
 from httpx import AsyncClient
 from moto import mock_aws
 
-from app.auth.claims import list_claim, token_scopes
+from app.auth.claims import SUBJECT_MAX_LENGTH, list_claim, token_scopes
 from app.auth.local_token import as_gateway_claims, issue_local_token, verify_local_token
 from app.common.settings import SettingsError, load_settings
 from app.database.config import get_engine
@@ -218,6 +218,17 @@ async def test_local_tokens_signed_with_another_key_or_expired_are_401(
     ):
         response = await anonymous_client.get(PROTECTED, headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
+
+
+@pytest.mark.anyio
+async def test_a_subject_too_long_to_own_a_row_is_refused_and_the_longest_allowed_is_stored(
+    anonymous_client: AsyncClient, bearer: Callable[..., dict[str, str]]
+) -> None:
+    statuses = {}
+    for subject in ("s" * SUBJECT_MAX_LENGTH, "s" * (SUBJECT_MAX_LENGTH + 1)):
+        response = await anonymous_client.post(PROTECTED, json={"title": "Run"}, headers=bearer(subject))
+        statuses[len(subject)] = response.status_code
+    assert statuses == {SUBJECT_MAX_LENGTH: 201, SUBJECT_MAX_LENGTH + 1: 401}
 {%- endif %}
 
 

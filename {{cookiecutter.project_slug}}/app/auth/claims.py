@@ -8,6 +8,9 @@ token's claims in the HTTP API event at requestContext.authorizer.jwt: every val
 from collections.abc import Mapping
 from typing import Any
 
+# The longest subject a row can record (every owner_subject column): a longer one is refused, never truncated, so
+# two callers can never share rows through a cut-off subject.
+SUBJECT_MAX_LENGTH = 255
 # Where each issuer puts the token's scopes: OAuth's `scope` (Cognito, Auth0, Okta), Entra ID's `scp`.
 SCOPE_CLAIMS = ("scope", "scp")
 

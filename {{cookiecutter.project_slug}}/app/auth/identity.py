@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
-from app.auth.claims import gateway_claims, token_scopes
+from app.auth.claims import SUBJECT_MAX_LENGTH, gateway_claims, token_scopes
 from app.auth.local_token import verify_local_token
 from app.common import messages
 from app.common.errors import AppError
@@ -78,8 +78,9 @@ async def current_user(
     """The caller, holding every scope the route requires (require_scopes); 401 or 403 otherwise."""
     claims, listed = verified_claims(request, credentials)
     subject = claims.get("sub", "").strip()
-    # An ID token proves who signed in to a client, not that the client may call this API (Cognito marks them).
-    if not subject or claims.get("token_use", "access") != "access":
+    # An ID token proves who signed in to a client, not that the client may call this API (Cognito marks them). A
+    # subject too long for owner_subject could not own a row: refused here rather than failing the write.
+    if not subject or len(subject) > SUBJECT_MAX_LENGTH or claims.get("token_use", "access") != "access":
         raise NotAuthenticatedError()
     user = User(subject=subject, scopes=token_scopes(claims, listed), claims=claims)
     missing = [scope for scope in security_scopes.scopes if scope not in user.scopes]

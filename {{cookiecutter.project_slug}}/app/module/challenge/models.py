@@ -9,6 +9,9 @@ from sqlalchemy import Integer, String, Text
 {%- endif %}
 from sqlalchemy.orm import Mapped, mapped_column
 
+{% if cookiecutter.api_auth == "jwt" -%}
+from app.auth.claims import SUBJECT_MAX_LENGTH
+{% endif -%}
 from app.database.base import Base
 from app.database.types import UTCDateTime, utc_now
 
@@ -28,5 +31,5 @@ class Challenge(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utc_now)
 {%- if cookiecutter.api_auth == "jwt" %}
     # The token subject (`sub`) of the caller that created it (app/module/challenge/access.py).
-    owner_subject: Mapped[str] = mapped_column(String(255), nullable=False)
+    owner_subject: Mapped[str] = mapped_column(String(SUBJECT_MAX_LENGTH), nullable=False)
 {%- endif %}
