@@ -39,17 +39,18 @@ PRUNE_TABLE: dict[tuple[str, str], tuple[str, ...]] = {
         "app/module/challenge",
         "tests/test_challenge.py",
         "migrations/versions/2026_11_26_0000-0001_create_challenge.py",
-        "migrations/versions/2026_12_06_0000-0002_challenge_owner.py",
+        "migrations/template_versions/2026_12_06_0000-0002_challenge_owner.py",
     ),
     # An open API has no identity: no token code, no per-module scopes, no owner column, no user pool.
     ("api_auth", "none"): (
         "app/auth",
         "app/module/challenge/access.py",
         "infra/cognito.yml",
-        "migrations/versions/2026_12_06_0000-0002_challenge_owner.py",
+        "migrations/template_versions/2026_12_06_0000-0002_challenge_owner.py",
         "scaffold/module/access.py.tmpl",
         "scripts/local_token.py",
         "tests/test_auth.py",
+        "tests/test_registry.py",
     ),
 }
 # answer -> {destination: {value: source}}. A document or lock file that differs as a whole by answer is one template

@@ -83,13 +83,13 @@ def test_alembic_upgrade_check_downgrade_on_mariadb(
     # A deployed stage's settings: the server's certificate is verified, as dev and prod require.
     env = project_env(DATABASE_URL=mariadb_url, ENVIRONMENT="dev", DB_SSL_CA=str(mariadb_ca))
     alembic = ["uv", "run", "--frozen", "alembic"]
-    run([*alembic, "upgrade", "head"], default_project, env)
+    run([*alembic, "upgrade", "heads"], default_project, env)
     # The default bake's head: the example module's table, then its owners (api_auth=jwt).
     assert "0002 (head)" in run([*alembic, "current"], default_project, env)
     run([*alembic, "check"], default_project, env)
     run([*alembic, "downgrade", "base"], default_project, env)
     assert "000" not in run([*alembic, "current"], default_project, env)
-    summary.append("alembic upgrade head / check / downgrade base on MariaDB: ok")
+    summary.append("alembic upgrade heads / check / downgrade base on MariaDB: ok")
 
 
 # Connects the way a deployed stage does (DB_* settings, no DATABASE_URL) and prints the session's TLS cipher.
@@ -150,11 +150,11 @@ def test_generated_code_passes_its_linters(default_project: Path, command: list[
 
 
 def test_readme_quick_start_commands_work(default_project: Path, tmp_path: Path) -> None:
-    """`alembic upgrade head` on the embedded SQLite database, then the app serves /health, and the example module to
+    """`alembic upgrade heads` on the embedded SQLite database, then the app serves /health, and the example module to
     the token `make token` prints, as the README says. The key is given in the environment: `make token` would write
     it to the shared bake's .env otherwise."""
     env = project_env(ENVIRONMENT="local", SQLITE_PATH=str(tmp_path / "local.db"), LOCAL_TOKEN_KEY="k" * 32)
-    run(["uv", "run", "--frozen", "alembic", "upgrade", "head"], default_project, env)
+    run(["uv", "run", "--frozen", "alembic", "upgrade", "heads"], default_project, env)
     token = run(["make", "-s", "token", "sub=readme"], default_project, env).strip()
     probe = (
         "from fastapi.testclient import TestClient; from main import app; "

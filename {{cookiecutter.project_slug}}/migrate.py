@@ -1,4 +1,4 @@
-"""The migration function: `alembic upgrade head` inside the deployed package, with the API's settings and secret.
+"""The migration function: `alembic upgrade heads` inside the deployed package, with the API's settings and secret.
 
 It runs where the API runs (the same network, subnets and security groups), so the database never has to be
 reachable from CI. Deploys invoke it after the code is in place (`make -C infra migrate-<stage>`). It answers
@@ -26,6 +26,7 @@ from app.database.config import create_single_use_engine
 logger = logging.getLogger(__name__)
 # Beside this file in the project and in the package alike.
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+VERSION_FOLDERS = ("versions", "template_versions")
 
 
 class MigrationFailed(Exception):
@@ -44,7 +45,9 @@ def alembic_config() -> Config:
     Lambda runtime installs (they add the request id to each line)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("path_separator", "os")
+    # The two folders of alembic.ini: the team's revisions and the template's.
+    config.set_main_option("path_separator", "newline")
+    config.set_main_option("version_locations", "\n".join(str(MIGRATIONS / name) for name in VERSION_FOLDERS))
     return config
 
 
@@ -72,9 +75,9 @@ def handler(event: Any, context: Any) -> dict[str, str | None]:
     if isinstance(event, dict) and event.get("read_only") is True:
         logger.info("Database at revision %s (read only: not upgrading)", before)
         return {"revision_before": before, "revision_after": before}
-    logger.info("Database at revision %s: upgrading to head", before)
+    logger.info("Database at revision %s: upgrading to every head", before)
     try:
-        command.upgrade(alembic_config(), "head")
+        command.upgrade(alembic_config(), "heads")
     except Exception as error:
         logger.exception("Upgrade from revision %s failed", before)
         message = f"Upgrade from revision {before} failed: {error_kind(error)}; the function's log has the details"

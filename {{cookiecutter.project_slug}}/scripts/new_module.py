@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None, root: Path = PROJECT_ROOT) -> int:
         print(
             "\nNext: create its table with a migration, then run the tests:\n"
             f'    uv run alembic revision --autogenerate -m "create {arguments.name}"\n'
-            "    uv run alembic upgrade head\n"
+            "    uv run alembic upgrade heads\n"
             "    make test"
         )
 {%- if cookiecutter.api_auth == "jwt" %}

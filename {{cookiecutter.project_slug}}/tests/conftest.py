@@ -71,6 +71,16 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = directory
     # Mangum binds to the current event loop when main is imported, as on Lambda; give it one to close later.
     asyncio.set_event_loop(_import_loop)
+{%- if cookiecutter.api_auth == "jwt" %}
+    # One clear failure for a module made before the API was closed, instead of an import error in every test file.
+    from app.registry import MODULES, ModuleWithoutAccess, module_access
+
+    try:
+        for name in MODULES:
+            module_access(name)
+    except ModuleWithoutAccess as error:
+        raise pytest.UsageError(str(error)) from None
+{%- endif %}
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -142,7 +152,7 @@ def alembic_config() -> Config:
 @pytest.fixture(scope="session")
 def migrated_database(alembic_config: Config) -> Iterator[None]:
     """Bring the test database to the latest revision for the run, and back to empty afterwards."""
-    command.upgrade(alembic_config, "head")
+    command.upgrade(alembic_config, "heads")
     yield
     command.downgrade(alembic_config, "base")
 

@@ -120,7 +120,7 @@ def test_make_module_adds_a_domain_that_passes_every_check(project_copy: Path, f
     env |= {"ENVIRONMENT": "local", "SQLITE_PATH": str(project_copy / "scaffold-check.db")}
     python = [sys.executable, "-m"]
     before = fingerprints(project_copy)
-    run([*python, "alembic", "upgrade", "head"], project_copy, env)
+    run([*python, "alembic", "upgrade", "heads"], project_copy, env)
 
     output = run(["make", "module", f"name={free_name}", f"PYTHON={sys.executable}"], project_copy, env)
     assert f'alembic revision --autogenerate -m "create {free_name}"' in output
@@ -129,7 +129,7 @@ def test_make_module_adds_a_domain_that_passes_every_check(project_copy: Path, f
     assert f"resource server {free_name} with the scopes {free_name}/read and {free_name}/write" in output
 {%- endif %}
     run([*python, "alembic", "revision", "--autogenerate", "-m", f"create {free_name}"], project_copy, env)
-    run([*python, "alembic", "upgrade", "head"], project_copy, env)
+    run([*python, "alembic", "upgrade", "heads"], project_copy, env)
     for command in LINT_COMMANDS:
         run([*python, *command], project_copy, env)
     # The new module's own tests, the check that models and migrations agree, and the fuzzing of every operation.

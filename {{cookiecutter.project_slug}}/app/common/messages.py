@@ -9,6 +9,17 @@ MISSING_DB_CREDENTIALS = (
     "하나가 필요합니다."
 )
 MISSING_DB_HOST = "ENVIRONMENT={environment} 에서는 DB_HOST 환경 변수가 필요합니다."
+TEMPLATE_REVISIONS_KEPT_TWICE = (
+    "migrations/versions 에 템플릿이 이제 migrations/template_versions 에 두는 리비전이 남아 있습니다: {names}. "
+    "옛 사본을 지우세요(git rm {paths}). 이유는 템플릿의 CHANGELOG.md, Upgrading 에 있습니다."
+)
+{%- if cookiecutter.api_auth == "jwt" %}
+MODULE_WITHOUT_ACCESS = (
+    "app/module/{name} 에 access.py 가 없어 그 라우트를 지키는 스코프·소유자 검사가 없으므로 앱을 시작하지 않습니다. "
+    "API 가 닫히기(api_auth=jwt) 전에 make module 로 만든 모듈입니다: 템플릿의 CHANGELOG.md, Upgrading, "
+    "'api_auth closes the API' 를 따라 지금 make module 이 만드는 모듈과 같이 고치세요."
+)
+{%- endif %}
 UNVERIFIED_DB_TLS = (
     "ENVIRONMENT={environment} 에서는 MySQL 서버 인증서를 검증할 방법이 필요합니다: DB_SSL_CA에 CA 번들 파일"
     "(RDS: AWS의 global bundle)을 지정하거나, 검증 없이 아무 서버나 믿으려면(암호화는 되지만 중간자가 비밀번호를 "
@@ -68,6 +79,18 @@ LOCAL_TOKEN_KEY_DEPLOYED = (
     "only. Remove LOCAL_TOKEN_KEY from the function's environment."
 )
 LOCAL_TOKEN_KEY_SHORT = "LOCAL_TOKEN_KEY must be at least {length} characters long (make token writes one to .env)."
+{%- endif %}
+TEMPLATE_REVISIONS_KEPT_TWICE = (
+    "migrations/versions holds revisions that the template now keeps in migrations/template_versions: {names}. "
+    "Remove the old copies (git rm {paths}); the template's CHANGELOG.md, Upgrading, says why."
+)
+{%- if cookiecutter.api_auth == "jwt" %}
+MODULE_WITHOUT_ACCESS = (
+    "app/module/{name} has no access.py, so no scope or owner check would guard its routes: the app does not start. "
+    "The module was made by make module before the API was closed (api_auth=jwt); bring it up to date as the "
+    "template's CHANGELOG.md, Upgrading, 'api_auth closes the API' says (compare it with a module make module "
+    "writes now)."
+)
 {%- endif %}
 INVALID_SETTINGS = "Invalid settings"
 VALIDATION_FAILED = "The request is not valid."
