@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -259,21 +260,50 @@ def git(cwd: Path, *args: str) -> str:
     return run([*GIT, *args], cwd)
 
 
+def copy_working_tree_template(repo: Path) -> None:
+    """Replace the template's parts in repo with this working tree's."""
+    for part in TEMPLATE_PARTS:
+        source, target = TEMPLATE_ROOT / part, repo / part
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+
+
 @pytest.fixture
 def template_repo(tmp_path: Path) -> Path:
     """This template as it is in the working tree, committed to a local git repository (commit A)."""
     repo = tmp_path / "template"
     repo.mkdir()
-    for part in TEMPLATE_PARTS:
-        source = TEMPLATE_ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, repo / part)
+    copy_working_tree_template(repo)
     git(repo, "init", "--quiet")
     git(repo, "add", "--all")
     git(repo, "commit", "--quiet", "-m", "A")
     return repo
+
+
+def template_repo_at(commit: str, repo: Path) -> Path:
+    """The template's parts as they were at one of this repository's commits, committed to a new repository."""
+    repo.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", commit, *TEMPLATE_PARTS], cwd=TEMPLATE_ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(repo)], input=archive, check=True)
+    git(repo, "init", "--quiet")
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "-m", f"as at {commit}")
+    return repo
+
+
+def advance_to_working_tree(repo: Path) -> None:
+    """Commit this working tree's template on top: what `cruft update` then moves a project to."""
+    copy_working_tree_template(repo)
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "-m", "this working tree")
 
 
 # Package fixtures shared by several test modules (imported last: tests/packages.py uses the helpers above).

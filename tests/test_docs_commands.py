@@ -63,7 +63,7 @@ NOT_HERE = {
     "secrets-manager-endpoint --parameter-overrides VpcId=vpc-... SubnetIds=subnet-...,subnet-... "
     "FunctionSecurityGroupId=sg-...": "needs AWS credentials",
     "docker compose up --build --detach": "no Docker engine here (hadolint and the compose schema check the files)",
-    "docker compose exec app alembic upgrade heads": "no Docker engine here (alembic upgrade runs on MariaDB elsewhere)",
+    "docker compose exec app alembic upgrade heads": "no Docker engine here (alembic runs on MariaDB elsewhere)",
     "aws cloudformation deploy --region ap-northeast-2 --template-file infra/cognito.yml "
     "--stack-name challenge-backend-auth --parameter-overrides DomainPrefix=challenge-backend-auth": (
         "needs AWS credentials (cfn-lint and checkov check the file)"

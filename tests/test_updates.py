@@ -6,13 +6,12 @@ from __future__ import annotations
 import filecmp
 import json
 import shutil
-import subprocess
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEMPLATE_PARTS, TEMPLATE_ROOT, git, project_env, run, tool
+from tests.conftest import TEMPLATE_ROOT, advance_to_working_tree, git, project_env, run, template_repo_at, tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("updates")]
 
@@ -168,20 +167,10 @@ def test_an_update_across_the_removed_answers_keeps_local_work_and_says_what_cha
     and the pull request's description lists the answers no longer asked and points at the upgrade notes. The
     workflow runs the script of the project's default branch, which is the new one from the second update on (the
     first runs the old one, which brings it): so the old template here already has the new script."""
-    template = tmp_path / "template"
-    template.mkdir()
-    archive = subprocess.run(
-        ["git", "archive", commit_before_the_tuning_answers_left(), *TEMPLATE_PARTS],
-        cwd=TEMPLATE_ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(template)], input=archive, check=True)
+    template = template_repo_at(commit_before_the_tuning_answers_left(), tmp_path / "template")
     script = Path("{{cookiecutter.project_slug}}") / "scripts" / "template_update.sh"
     shutil.copy2(TEMPLATE_ROOT / script, template / script)
-    git(template, "init", "--quiet")
-    git(template, "add", "--all")
-    git(template, "commit", "--quiet", "-m", "before")
+    git(template, "commit", "--quiet", "--all", "-m", "the update script of this working tree")
     output = tmp_path / "projects"
     extra = json.dumps({"db_pool_size": "5", "language": "en"})
     command = [tool("cruft"), "create", "--no-input", str(template), "--output-dir", str(output), "--extra-context"]
@@ -195,19 +184,7 @@ def test_an_update_across_the_removed_answers_keeps_local_work_and_says_what_cha
     git(project, "commit", "--quiet", "-m", "Generated, then local work")
     team_edited = {"README.md"}
 
-    # The template moves to this working tree's version.
-    for part in TEMPLATE_PARTS:
-        target, source = template / part, TEMPLATE_ROOT / part
-        if target.is_dir():
-            shutil.rmtree(target)
-        else:
-            target.unlink()
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, target)
-    git(template, "add", "--all")
-    git(template, "commit", "--quiet", "-m", "after")
+    advance_to_working_tree(template)
 
     artifact = tmp_path / "artifact"
     env = project_env(CRUFT=tool("cruft"), **QUIET_UPDATE)
