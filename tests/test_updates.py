@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import filecmp
 import json
+import re
 import shutil
 import subprocess
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -28,20 +30,26 @@ def template_change(repo: Path, relative: str, old: str | None, new: str, messag
     git(repo, "commit", "--quiet", "--all", "-m", message)
 
 
-@pytest.fixture
-def project(template_repo: Path, tmp_path: Path) -> Path:
-    """`cruft create` from the local template repository (uv steps included), committed to its own repository."""
+def cruft_create(template_repo: Path, tmp_path: Path, **env: str) -> tuple[Path, str]:
+    """`cruft create` from the local template repository, committed to its own repository; and what it printed."""
     output = tmp_path / "projects"
-    run(
+    printed = run(
         [tool("cruft"), "create", "--no-input", str(template_repo), "--output-dir", str(output)],
         tmp_path,
-        project_env(),
+        project_env(**env),
     )
     project = output / "challenge-backend"
-    assert (project / "uv.lock").is_file() and (project / ".venv").is_dir()
     git(project, "init", "--quiet")
     git(project, "add", "--all")
     git(project, "commit", "--quiet", "-m", "Generated from the template")
+    return project, printed
+
+
+@pytest.fixture
+def project(template_repo: Path, tmp_path: Path) -> Path:
+    """`cruft create` from the local template repository (uv steps included), committed to its own repository."""
+    project, _ = cruft_create(template_repo, tmp_path)
+    assert (project / "uv.lock").is_file() and (project / ".venv").is_dir()
     return project
 
 
@@ -100,6 +108,36 @@ def test_conflicting_update_is_reported_and_keeps_both_sides(
     status = git(project, "status", "--porcelain")
     assert "UU CLAUDE.md" in status
     summary.append("cruft update (conflicting B): reported 'with conflicts', both sides kept in conflict markers")
+
+
+# cruft's renders for update and diff: a tempfile.TemporaryDirectory() each, in the system's temporary directory.
+CRUFT_RENDER_FOLDER = re.compile(re.escape(str(Path(tempfile.gettempdir()).resolve())) + r"/tmp\w+")
+NEXT_STEPS_TITLES = ("다음 단계:", "Next steps:")
+
+
+def test_cruft_update_and_diff_print_no_next_steps_into_their_temporary_renders(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    """cruft runs the hooks in renders it compares and deletes: nothing there may send the user into them, and the
+    uv steps do not run there; a bake the user keeps (cruft create, cookiecutter) still ends with the next steps."""
+    project, created = cruft_create(template_repo, tmp_path, **QUIET_UPDATE)
+    baked = run(
+        [tool("cookiecutter"), "--no-input", str(template_repo), "--output-dir", str(tmp_path / "baked")],
+        tmp_path,
+        project_env(**QUIET_UPDATE),
+    )
+    assert "다음 단계:" in created and "다음 단계:" in baked  # the default bake is Korean
+    template_change(template_repo, "CLAUDE.ko.md", None, "- Rule added by template change B.\n", "B")
+
+    # Without CHALLENGE_BACKEND_SKIP_UV: the hook itself must know the render.
+    diff = run([tool("cruft"), "diff"], project, project_env())
+    update = cruft_update(project)
+
+    for output in (diff, update):
+        assert not any(title in output for title in NEXT_STEPS_TITLES), output
+        assert not CRUFT_RENDER_FOLDER.search(output), output
+        assert "[uv]" not in output, output
+    assert "- Rule added by template change B." in (project / "CLAUDE.md").read_text()
 
 
 def tree_differences(left: Path, right: Path) -> list[str]:
