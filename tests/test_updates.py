@@ -6,6 +6,7 @@ from __future__ import annotations
 import filecmp
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -108,6 +109,49 @@ def test_conflicting_update_is_reported_and_keeps_both_sides(
     status = git(project, "status", "--porcelain")
     assert "UU CLAUDE.md" in status
     summary.append("cruft update (conflicting B): reported 'with conflicts', both sides kept in conflict markers")
+
+
+def documented_update_command(readme: str) -> str:
+    """The one line of the README's bash blocks that runs `cruft update`, without its comment."""
+    blocks: list[str] = re.findall(r"```bash\n(.*?)```", readme, flags=re.DOTALL)
+    lines = [
+        line.split(" #", 1)[0].strip()
+        for block in blocks
+        for line in block.splitlines()
+        if re.search(r"\bcruft update\b", line)
+    ]
+    assert len(lines) == 1, f"expected one `cruft update` line in the README's bash blocks, found {lines}"
+    return lines[0]
+
+
+def test_the_readmes_update_command_shows_the_template_change_and_applies_nothing_when_declined(
+    template_repo: Path, tmp_path: Path, summary: list[str]
+) -> None:
+    """The generated README's command, answered `v` then `n`: it prints the template's incoming change and none of
+    the team's edits (`cruft diff` shows those instead), and leaves the work tree as it was. The template's README
+    gives the same command."""
+    project, _ = cruft_create(template_repo, tmp_path, **QUIET_UPDATE)
+    (project / "README.md").write_text((project / "README.md").read_text() + "\nTeam notes: keep this.\n")
+    git(project, "commit", "--quiet", "--all", "-m", "Local work")
+    template_change(template_repo, "CLAUDE.ko.md", None, "- Rule added by template change B.\n", "B")
+    command = documented_update_command((project / "README.md").read_text())
+    assert command in documented_update_command((TEMPLATE_ROOT / "README.md").read_text())
+    argv = shlex.split(command)
+    assignments = {}
+    while "=" in argv[0] and argv[0].split("=", 1)[0].isidentifier():
+        name, value = argv.pop(0).split("=", 1)
+        assignments[name] = value
+
+    shown = subprocess.run(
+        argv, cwd=project, env=project_env(**assignments), input="v\nn\n", capture_output=True, text=True, timeout=600
+    )
+
+    output = shown.stdout + shown.stderr
+    assert shown.returncode == 0, output
+    assert "+- Rule added by template change B." in output
+    assert "Team notes" not in output
+    assert "User cancelled" in output and git(project, "status", "--porcelain") == ""
+    summary.append(f"README's `{command}` answered v, n: the template's change shown, the team's not, nothing applied")
 
 
 # cruft's renders for update and diff: a tempfile.TemporaryDirectory() each, in the system's temporary directory.
