@@ -1,6 +1,7 @@
 """Finish a freshly rendered project: prune what the answers exclude, give the chosen variant files their names,
 then lock and sync with uv, export requirements.txt with the project's `make requirements`, and print the commands
-to run next in the bake's language.
+to run next in the bake's language. In the copies cruft renders only to compare (update, diff), it prunes and
+renames, and does nothing else.
 
 Every step is safe to repeat (cruft runs hooks again on update). A failing non-essential step never removes the
 project: it prints what failed and the exact commands to run later, and the hook still exits 0.
@@ -15,6 +16,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,6 +190,18 @@ def next_steps(project: Path, environ: Mapping[str, str], finish: Sequence[str] 
     return "\n".join([title, *lines])
 
 
+def rendered_by_cruft_to_compare(project: Path, answers: Mapping[str, object]) -> bool:
+    """Whether cruft renders this copy only to compare it with another (cruft update, cruft diff): nobody works in
+    it, and it is deleted once compared."""
+    # cruft adds `_commit` to the answers it renders with; cookiecutter never does. `cruft create` renders into the
+    # user's output folder, `cruft update` and `cruft diff` into a fresh tempfile.TemporaryDirectory() each (cruft's
+    # AltTemporaryDirectory), in which the project folder is the only entry.
+    if "_commit" not in answers:
+        return False
+    render_root = project.resolve().parent
+    return render_root.parent == Path(tempfile.gettempdir()).resolve() and render_root.name.startswith("tmp")
+
+
 def init_git(project: Path, git: str | None) -> StepFailure | None:
     """Create a git repository unless one exists already."""
     if (project / ".git").exists():
@@ -210,6 +224,10 @@ def main(project: Path | None = None, environ: Mapping[str, str] | None = None) 
     for relative in paths_to_prune(ANSWERS):
         remove_path(project, relative)
     choose_variants(project, ANSWERS)
+    if rendered_by_cruft_to_compare(project, ANSWERS):
+        # cruft compares the files only: what uv writes is in [tool.cruft] skip, a .git of the render's own would be
+        # compared too, and next steps would send the user into a folder about to be deleted.
+        return 0
 
     skipped = uv_opted_out(ANSWERS, environ)
     uv = shutil.which("uv", path=environ.get("PATH"))

@@ -22,7 +22,7 @@ from cookiecutter.environment import StrictEnvironment
 from pytest_cookies.plugin import Cookies, Result
 from pytest_mysql import factories
 
-from tests.harness import MARIADB_OPTIONS, HarnessError, create_database, mariadb_tls_options
+from tests.harness import MARIADB_OPTIONS, HarnessError, create_database, mariadb_tls_options, missing_pythons_message
 from tests.harness import project_env as project_env  # noqa: F401 (re-exported: test modules import it from here)
 from tests.harness import run_command, write_tls_files
 
@@ -170,6 +170,17 @@ def require_commands(*names: str, install_hint: str) -> None:
 def mariadb_available() -> None:
     """The MariaDB server binaries, started by pytest-mysql as a throwaway server."""
     require_commands(*MARIADB_BINARIES, install_hint="apt-get install mariadb-server")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Stop the run with one message when uv cannot find a Python version the template offers, before any bake:
+    otherwise every bake of that version fails on its own, dozens of errors saying the same thing. Only the xdist
+    controller checks (its sessionstart runs before xdist starts the workers), or the one process without xdist."""
+    if hasattr(session.config, "workerinput"):
+        return
+    message = missing_pythons_message(COOKIECUTTER_JSON["python_version"])
+    if message:
+        raise pytest.UsageError(message)
 
 
 _MARIADB_CA_KEY = pytest.StashKey[Path]()

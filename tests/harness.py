@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +87,39 @@ def find_python(version: str) -> str:
     if result.returncode != 0:
         raise HarnessError(f"Python {version} not found by uv: {result.stderr.strip()}")
     return result.stdout.strip()
+
+
+def missing_pythons_message(versions: Sequence[str]) -> str | None:
+    """None when uv finds an interpreter of every version; otherwise one message naming those it cannot find and how
+    to provide them."""
+    uv = shutil.which("uv")
+    if uv is None:
+        return "uv is not on PATH: the bakes lock and sync with it. Install it (https://docs.astral.sh/uv/)."
+    missing: dict[str, str] = {}
+    for version in versions:
+        # --system, as find_python: a bake's `uv sync` builds its .venv from a base interpreter, never from the
+        # virtual environment the tests run in.
+        result = subprocess.run(
+            [uv, "python", "find", "--system", version], capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            missing[version] = (result.stderr.strip().splitlines() or [f"exit code {result.returncode}"])[0]
+    if not missing:
+        return None
+    names = " and ".join(f"Python {version}" for version in missing)
+    first = next(iter(missing))
+    return "\n".join(
+        [
+            f"uv cannot find {names}, which the template offers (python_version in cookiecutter.json); every bake of"
+            " it would fail. Make it available, then run the tests again, with one of:",
+            *(f"    uv python install {version}" for version in missing),
+            "      (a download: not with UV_PYTHON_DOWNLOADS=never)",
+            f"    pyenv install {first}, then list every version uv needs in PYENV_VERSION"
+            " (for example PYENV_VERSION=3.13.0:3.12.1)",
+            f"    a python{first} on PATH from your system's packages",
+            *(f"uv said for {version}: {reason}" for version, reason in missing.items()),
+        ]
+    )
 
 
 def free_port() -> int:

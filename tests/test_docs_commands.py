@@ -47,6 +47,7 @@ PROVEN_ELSEWHERE = {
     "make -C infra ci-access REPOSITORY=OWNER/REPO": "tests/test_workflow_scripts.py (with a stand-in aws)",
     "make -C infra ci-access": "tests/test_workflow_scripts.py (with a stand-in aws)",
     "ALLOW_ROLLBACK_ACROSS_MIGRATION=1 scripts/release.sh rollback prod": "tests/test_workflow_scripts.py (stand-ins)",
+    'uvx --from cruft==2.16.0 --with "typer<0.26" cruft update': "tests/test_updates.py (shows a template change)",
     'curl -i -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d \'{"title": '
     '"First"}\' http://127.0.0.1:8000/challenges': LOCAL_TOKEN_CALLS,
     'curl -i -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/challenges': LOCAL_TOKEN_CALLS,

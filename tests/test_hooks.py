@@ -6,6 +6,7 @@ import ast
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -342,6 +343,35 @@ def test_the_hook_ends_with_the_next_commands_in_the_bakes_language(
         "make -C infra deploy-dev",
     ]
     assert "http://127.0.0.1:8000/docs" in steps[-3] and deploy_note in steps[-1]
+
+
+@pytest.mark.parametrize(
+    ("render_folder", "compared"),
+    [("tmpab12_xyz", True), ("projects", False)],
+    ids=["cruft update or diff", "cruft create"],
+)
+def test_a_render_cruft_only_compares_gets_no_uv_git_or_next_steps(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    render_folder: str,
+    compared: bool,
+) -> None:
+    """cruft renders with `_commit` among the answers; update and diff render into a fresh temporary directory and
+    delete it, so the hook prints nothing there (a `cd` into it would fail), while `cruft create` keeps it all."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    module = post_gen_with(tmp_path, language="en", run_uv_sync="no", git_init="yes", _commit="0" * 40)
+    project = tmp_path / render_folder / "my-api"
+    project.mkdir(parents=True)
+    (project / "README.en.md").write_text("# my-api\n")
+    assert module.main(project, {"PATH": os.environ["PATH"], "PWD": str(tmp_path)}) == 0
+    captured = capsys.readouterr()
+    assert (project / "README.md").is_file()  # the variants are chosen in every render
+    if compared:
+        assert captured.out == captured.err == ""
+        assert not (project / ".git").exists()
+    else:
+        assert "Next steps:" in captured.out and (project / ".git").is_dir()
 
 
 def test_missing_git_keeps_the_project_and_says_what_to_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import filecmp
 import json
+import re
+import shlex
 import shutil
+import subprocess
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -27,20 +31,26 @@ def template_change(repo: Path, relative: str, old: str | None, new: str, messag
     git(repo, "commit", "--quiet", "--all", "-m", message)
 
 
-@pytest.fixture
-def project(template_repo: Path, tmp_path: Path) -> Path:
-    """`cruft create` from the local template repository (uv steps included), committed to its own repository."""
+def cruft_create(template_repo: Path, tmp_path: Path, **env: str) -> tuple[Path, str]:
+    """`cruft create` from the local template repository, committed to its own repository; and what it printed."""
     output = tmp_path / "projects"
-    run(
+    printed = run(
         [tool("cruft"), "create", "--no-input", str(template_repo), "--output-dir", str(output)],
         tmp_path,
-        project_env(),
+        project_env(**env),
     )
     project = output / "challenge-backend"
-    assert (project / "uv.lock").is_file() and (project / ".venv").is_dir()
     git(project, "init", "--quiet")
     git(project, "add", "--all")
     git(project, "commit", "--quiet", "-m", "Generated from the template")
+    return project, printed
+
+
+@pytest.fixture
+def project(template_repo: Path, tmp_path: Path) -> Path:
+    """`cruft create` from the local template repository (uv steps included), committed to its own repository."""
+    project, _ = cruft_create(template_repo, tmp_path)
+    assert (project / "uv.lock").is_file() and (project / ".venv").is_dir()
     return project
 
 
@@ -99,6 +109,79 @@ def test_conflicting_update_is_reported_and_keeps_both_sides(
     status = git(project, "status", "--porcelain")
     assert "UU CLAUDE.md" in status
     summary.append("cruft update (conflicting B): reported 'with conflicts', both sides kept in conflict markers")
+
+
+def documented_update_command(readme: str) -> str:
+    """The one line of the README's bash blocks that runs `cruft update`, without its comment."""
+    blocks: list[str] = re.findall(r"```bash\n(.*?)```", readme, flags=re.DOTALL)
+    lines = [
+        line.split(" #", 1)[0].strip()
+        for block in blocks
+        for line in block.splitlines()
+        if re.search(r"\bcruft update\b", line)
+    ]
+    assert len(lines) == 1, f"expected one `cruft update` line in the README's bash blocks, found {lines}"
+    return lines[0]
+
+
+def test_the_readmes_update_command_shows_the_template_change_and_applies_nothing_when_declined(
+    template_repo: Path, tmp_path: Path, summary: list[str]
+) -> None:
+    """The generated README's command, answered `v` then `n`: it prints the template's incoming change and none of
+    the team's edits (`cruft diff` shows those instead), and leaves the work tree as it was. The template's README
+    gives the same command."""
+    project, _ = cruft_create(template_repo, tmp_path, **QUIET_UPDATE)
+    (project / "README.md").write_text((project / "README.md").read_text() + "\nTeam notes: keep this.\n")
+    git(project, "commit", "--quiet", "--all", "-m", "Local work")
+    template_change(template_repo, "CLAUDE.ko.md", None, "- Rule added by template change B.\n", "B")
+    command = documented_update_command((project / "README.md").read_text())
+    assert command in documented_update_command((TEMPLATE_ROOT / "README.md").read_text())
+    argv = shlex.split(command)
+    assignments = {}
+    while "=" in argv[0] and argv[0].split("=", 1)[0].isidentifier():
+        name, value = argv.pop(0).split("=", 1)
+        assignments[name] = value
+
+    shown = subprocess.run(
+        argv, cwd=project, env=project_env(**assignments), input="v\nn\n", capture_output=True, text=True, timeout=600
+    )
+
+    output = shown.stdout + shown.stderr
+    assert shown.returncode == 0, output
+    assert "+- Rule added by template change B." in output
+    assert "Team notes" not in output
+    assert "User cancelled" in output and git(project, "status", "--porcelain") == ""
+    summary.append(f"README's `{command}` answered v, n: the template's change shown, the team's not, nothing applied")
+
+
+# cruft's renders for update and diff: a tempfile.TemporaryDirectory() each, in the system's temporary directory.
+CRUFT_RENDER_FOLDER = re.compile(re.escape(str(Path(tempfile.gettempdir()).resolve())) + r"/tmp\w+")
+NEXT_STEPS_TITLES = ("다음 단계:", "Next steps:")
+
+
+def test_cruft_update_and_diff_print_no_next_steps_into_their_temporary_renders(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    """cruft runs the hooks in renders it compares and deletes: nothing there may send the user into them, and the
+    uv steps do not run there; a bake the user keeps (cruft create, cookiecutter) still ends with the next steps."""
+    project, created = cruft_create(template_repo, tmp_path, **QUIET_UPDATE)
+    baked = run(
+        [tool("cookiecutter"), "--no-input", str(template_repo), "--output-dir", str(tmp_path / "baked")],
+        tmp_path,
+        project_env(**QUIET_UPDATE),
+    )
+    assert "다음 단계:" in created and "다음 단계:" in baked  # the default bake is Korean
+    template_change(template_repo, "CLAUDE.ko.md", None, "- Rule added by template change B.\n", "B")
+
+    # Without CHALLENGE_BACKEND_SKIP_UV: the hook itself must know the render.
+    diff = run([tool("cruft"), "diff"], project, project_env())
+    update = cruft_update(project)
+
+    for output in (diff, update):
+        assert not any(title in output for title in NEXT_STEPS_TITLES), output
+        assert not CRUFT_RENDER_FOLDER.search(output), output
+        assert "[uv]" not in output, output
+    assert "- Rule added by template change B." in (project / "CLAUDE.md").read_text()
 
 
 def tree_differences(left: Path, right: Path) -> list[str]:
