@@ -142,11 +142,15 @@ def test_a_project_baked_at_an_older_commit_passes_its_suite_after_the_update(
     summary.append(f"bake at {origin} updated: template migrations {arrived} arrived{removed}; {passed} passed")
 
 
-def commit_before_the_newest_template_migration() -> str:
-    """The parent of the newest commit that added a template migration: a bake there receives it by the update."""
+def commit_of_the_newest_template_migration() -> str:
+    """The newest commit that added a template migration (a move between the two folders is not one)."""
     migrations = [f"{PROJECT / folder}/*.py" for folder in (TEAM_MIGRATIONS, TEMPLATE_MIGRATIONS)]
-    newest = template_git("log", "-1", "-M", "--diff-filter=A", "--format=%H", "--", *migrations).strip()
-    return template_git("rev-parse", "--short", f"{newest}^").strip()
+    return template_git("log", "-1", "-M", "--diff-filter=A", "--format=%h", "--", *migrations).strip()
+
+
+def commit_before_the_newest_template_migration() -> str:
+    """Its parent: a bake there receives that migration by the update."""
+    return template_git("rev-parse", "--short", f"{commit_of_the_newest_template_migration()}^").strip()
 
 
 class TeamData:
@@ -298,4 +302,49 @@ def test_the_template_migration_arrives_and_the_teams_migration_and_rows_survive
     summary.append(
         f"update across the template migration with a team module: rows kept on SQLite and MariaDB, the team's "
         f"migration runs after the template's; suite {on_sqlite} passed on SQLite, {on_mariadb} on MariaDB"
+    )
+
+
+def test_the_update_pull_request_says_what_arrived_removes_old_copies_and_runs_the_tests(
+    tmp_path: Path, summary: list[str]
+) -> None:
+    """The workflow's `apply` on a bake that has the newest template revision in its own folder (made by the commit
+    that added it): the revision arrives in template_versions, the old copy goes, the project is locked again and its
+    tests run for real, and the description says all of it. The old template here already has this update script,
+    as from the second update on (the pushing job runs the default branch's copy)."""
+    template = template_repo_at(commit_of_the_newest_template_migration(), tmp_path / "template")
+    script = PROJECT / "scripts" / "template_update.sh"
+    (template / script).write_bytes((TEMPLATE_ROOT / script).read_bytes())
+    git(template, "commit", "--quiet", "--all", "-m", "the update script of this working tree")
+    output = tmp_path / "projects"
+    run([tool("cruft"), "create", "--no-input", str(template), "--output-dir", str(output)], tmp_path, project_env())
+    project = output / "challenge-backend"
+    commit_all(project, "Generated from the template")
+    copies = [
+        str(TEAM_MIGRATIONS / name)
+        for name in template_migrations_kept_twice(commit_of_the_newest_template_migration())
+    ]
+    assert copies and all((project / copy).is_file() for copy in copies)
+    advance_to_working_tree(template)
+
+    artifact = tmp_path / "artifact"
+    env = project_env(CRUFT=tool("cruft"), **SKIP_UV)
+    run(["bash", "scripts/template_update.sh", "apply", str(artifact)], project, env)
+
+    body = (artifact / "pull-request.md").read_text()
+    tests = re.search(
+        r"^\*\*Tests\*\* of the updated project: passed \((\d+) passed, \d+ skipped in [\d.]+s\)", body, re.M
+    )
+    assert tests, body
+    arrived = sorted(str(TEMPLATE_MIGRATIONS / path.name) for path in (project / TEMPLATE_MIGRATIONS).glob("*.py"))
+    assert "**Migrations from the template.**" in body and all(f"- `{path}`" in body for path in arrived), body
+    assert "`make migrate`" in body
+    assert "**Old copies removed.**" in body and all(f"- `{copy}`" in body for copy in copies), body
+    patch = (artifact / "update.patch").read_text()
+    assert all(f"diff --git a/{copy} b/{copy}\ndeleted file mode" in patch for copy in copies), patch
+    # The update is locked again: the work tree apply leaves (what the patch holds) needs no other lock.
+    run(["uv", "lock", "--check"], project, project_env())
+    summary.append(
+        f"template-update apply on a bake at {commit_of_the_newest_template_migration()}: {arrived} announced, "
+        f"{len(copies)} old copies removed, the project's tests ran ({tests.group(1)} passed)"
     )

@@ -506,7 +506,9 @@ def test_make_ci_access_with_access_keys_needs_no_repository(alternative_project
 
 # Template updates as pull requests: cruft update against a local template repository, gh stood in for. The workflow's
 # two jobs run each in its own fresh clone of origin's main and share only the artifact folder.
-UPDATE_ENV = {"CHALLENGE_BACKEND_SKIP_UV": "1"}
+# The update's check (lock, install, make test) stands in as one pytest summary line here; a project baked at an older
+# commit runs the real one in tests/test_updates_from_older_bakes.py.
+UPDATE_ENV = {"CHALLENGE_BACKEND_SKIP_UV": "1", "CHECK": "echo '====== 12 passed in 0.50s ======'"}
 # Hooks git could run while a commit is made and pushed; in the pushing job's clone each would log its name.
 HOOKS = ("pre-commit", "commit-msg", "post-commit", "post-checkout", "pre-push", "reference-transaction")
 PR_LIST = "pr list --head template-update --base main --state open --json number --jq .[0].number // empty"
@@ -540,7 +542,7 @@ def job_checkout(project: Path, folder: Path) -> Path:
 def update(project: Path, stubs: Path, **overrides: str) -> str:
     """One workflow run: apply (no token) in one clone writes the artifact folder, propose reads it in another whose
     git hooks would log to $STUB_DIR/hooks; then origin is fetched into project."""
-    env = stub_env(stubs, CRUFT=tool("cruft"), **UPDATE_ENV, **overrides)
+    env = stub_env(stubs, CRUFT=tool("cruft"), **(UPDATE_ENV | overrides))
     artifact = str(stubs / "artifact")
     workspace = stubs / f"run-{len(list(stubs.glob('run-*'))) + 1}"
     applying = job_checkout(project, workspace / "apply")
@@ -593,7 +595,8 @@ def test_a_template_change_becomes_one_pull_request(updatable: Path, template_re
     assert calls(stubs, "gh") == pull_request_calls(template_repo, stubs)
     body = (stubs / "bodies").read_text()
     assert "No conflicts." in body and head in body
-    assert "New answers" not in body and "no longer asked" not in body
+    assert "**Tests** of the updated project: passed (12 passed in 0.50s)" in body
+    assert "New answers" not in body and "no longer asked" not in body and "Migrations from the template" not in body
     assert "Opened a pull request" in output
     assert not (stubs / "hooks").exists()
 
@@ -667,6 +670,7 @@ def test_conflicts_are_committed_visible_and_a_rerun_refreshes_the_open_pull_req
     assert "<<<<<<<" in on_branch and "1. Local team rule." in on_branch and "Template rule from change B" in on_branch
     assert "**Conflicts to resolve.**" in (stubs / "bodies").read_text()
     assert "- `CLAUDE.md`" in (stubs / "bodies").read_text()
+    assert "**Tests** of the updated project: not run: resolve the conflicts first" in (stubs / "bodies").read_text()
     pushed = git(updatable, "rev-parse", "origin/template-update").strip()
 
     # The next scheduled run, with the pull request still open and nothing new: refreshed, not pushed again.
@@ -677,3 +681,16 @@ def test_conflicts_are_committed_visible_and_a_rerun_refreshes_the_open_pull_req
         *pull_request_calls(template_repo, stubs),
         *pull_request_calls(template_repo, stubs, open_pr="7"),
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("updates")
+def test_failing_tests_of_the_update_are_said_in_the_pull_request(
+    updatable: Path, template_repo: Path, stubs: Path
+) -> None:
+    """The pull request is still opened (the team sees the update and why it fails), and the check's output is in the
+    apply job's log."""
+    template_change(template_repo, "CLAUDE.ko.md", None, "- Rule added by template change B.\n", "B")
+    output = update(updatable, stubs, CHECK="echo '=== 1 failed, 11 passed in 0.70s ==='; false")
+    assert "**Tests** of the updated project: failed (1 failed, 11 passed in 0.70s)" in (stubs / "bodies").read_text()
+    assert "The check failed; its output:" in output and origin_branches(updatable) == ["main", "template-update"]

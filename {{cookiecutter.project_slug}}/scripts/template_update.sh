@@ -4,9 +4,10 @@
 #
 #   scripts/template_update.sh apply DIR     cruft update: the template's changes since the commit recorded in
 #                                            .cruft.json, merged three-way into the work tree (conflicts stay as
-#                                            markers); writes the whole update to DIR/update.patch (empty when the
-#                                            project is current) and the pull request's description to
-#                                            DIR/pull-request.md
+#                                            markers); without conflicts, the project locked again and its tests run
+#                                            (CHECK); writes the whole update to DIR/update.patch (empty when the
+#                                            project is current), the pull request's description to
+#                                            DIR/pull-request.md and the check's output to DIR/check.log
 #   scripts/template_update.sh propose DIR   commit DIR/update.patch on top of HEAD as the branch template-update,
 #                                            push it, and open its pull request or refresh the open one; nothing at
 #                                            all when the patch is empty
@@ -15,8 +16,9 @@
 # (for gh and, through gh, git push) and handles the patch as data only: it builds the commit in a throwaway index, so
 # no file of the update reaches the work tree, and runs git without hooks. Run it from a checkout of the base branch,
 # not from the work tree `apply` changed. BRANCH (default template-update), BASE_BRANCH (default: the current branch)
-# and CRUFT (default: uvx --from cruft==2.16.0 cruft) can be set. On a workstation, `apply DIR` alone leaves the
-# update in the work tree to review and commit by hand.
+# CRUFT (default: uvx --from cruft==2.16.0 cruft) and CHECK (default: lock, export and install what the updated
+# pyproject.toml asks for, then make test) can be set. On a workstation, `apply DIR` alone leaves the update in the work
+# tree to review and commit by hand.
 # Backticks inside single quotes are Markdown for the pull request, not command substitutions.
 # shellcheck disable=SC2016
 set -euo pipefail
@@ -25,12 +27,17 @@ cd "$(dirname "$0")/.."
 
 BRANCH=${BRANCH:-template-update}
 read -r -a CRUFT_COMMAND <<<"${CRUFT:-uvx --from cruft==2.16.0 cruft}"
+# cruft never touches uv.lock or requirements.txt ([tool.cruft] skip): the update is locked again here, so the pull
+# request holds what its tests ran with.
+CHECK=${CHECK:-uv lock --quiet && make requirements && uv sync --frozen --quiet && make test}
+TEAM_MIGRATIONS=migrations/versions
+TEMPLATE_MIGRATIONS=migrations/template_versions
 GIT_AUTHOR=(-c "user.name=github-actions[bot]" -c "user.email=41898282+github-actions[bot]@users.noreply.github.com")
 SCRATCH=$(mktemp -d)
 trap 'rm -rf "$SCRATCH"' EXIT
 
 usage() {
-  sed -n '2,19p' "$0" >&2
+  sed -n '2,21p' "$0" >&2
   exit 2
 }
 
@@ -99,8 +106,37 @@ bullets() {
   done
 }
 
-# The pull request's description; reads the conflicted, rejected and changed arrays of apply. previous_state is the
-# .cruft.json of the last update.
+# Template revisions that older versions of the template wrote to the team's folder arrive again in their own: the
+# old copies go (Alembic would read each revision twice). Fills the removed_copies array of apply.
+remove_template_revisions_kept_twice() {
+  local revision
+  for revision in "$TEMPLATE_MIGRATIONS"/*.py; do
+    [[ -f $revision && -f $TEAM_MIGRATIONS/${revision##*/} ]] || continue
+    rm -- "$TEAM_MIGRATIONS/${revision##*/}"
+    removed_copies+=("$TEAM_MIGRATIONS/${revision##*/}")
+  done
+}
+
+# The check (CHECK) of an update without conflicts; fills check_result of apply, its output in $1.
+check_update() {
+  local log=$1 outcome
+  if ((${#conflicted[@]} + ${#rejected[@]})); then
+    check_result="not run: resolve the conflicts first, then run \`make test\`."
+    return 0
+  fi
+  if bash -c "$CHECK" >"$log" 2>&1; then
+    outcome=passed
+  else
+    outcome=failed
+  fi
+  # pytest's last line, e.g. "246 passed, 7 skipped in 60.57s"; the whole output is in the apply job's log.
+  check_result="$outcome ($(grep -E '^=+ .* in [0-9.]+s.* =+$' "$log" | tail -n 1 | tr -d '=' | xargs)): \`$CHECK\`."
+  log "The check $outcome; its output:"
+  cat "$log"
+}
+
+# The pull request's description; reads the conflicted, rejected, changed, arrived and removed_copies arrays and
+# check_result of apply. previous_state is the .cruft.json of the last update.
 write_body() {
   local template=$1 from=$2 to=$3 previous_state=$4
   printf 'Changes of the template %s from `%s` to `%s`, merged three-way with this project by `cruft update`\n' \
@@ -120,12 +156,28 @@ write_body() {
     bullets "${rejected[@]}"
     printf '\n'
   fi
+  printf '**Tests** of the updated project: %s\n\n' "$check_result"
+  if ((${#arrived[@]})); then
+    printf '**Migrations from the template.** This update brings:\n\n'
+    bullets "${arrived[@]}"
+    printf '\nAfter merging, run `make migrate` on each local database; deployed stages run them on their next'
+    printf ' deploy (`make -C infra migrate-<stage>`). Where the project has migrations of its own, Alembic has two'
+    printf ' heads until the next `alembic revision`, which joins them; `make migrate` upgrades both.\n\n'
+  fi
+  if ((${#removed_copies[@]})); then
+    printf '**Old copies removed.** Older versions of the template wrote these revisions to `%s`; they now arrive' \
+      "$TEAM_MIGRATIONS"
+    printf ' in `%s`, so this update deletes the old copies (the revisions and the databases stay as they are):\n\n' \
+      "$TEMPLATE_MIGRATIONS"
+    bullets "${removed_copies[@]}"
+    printf '\n'
+  fi
   printf 'Before merging:\n\n'
   if ((${#conflicted[@]})); then
     printf -- '- Check out this branch, resolve every conflict marker (`git grep -n -E "^(<<<<<<<|>>>>>>>) "`)'
     printf ' and commit.\n'
   fi
-  if printf '%s\n' "${changed[@]}" | grep -qx pyproject.toml; then
+  if [[ $check_result == not\ run* ]] && printf '%s\n' "${changed[@]}" | grep -qx pyproject.toml; then
     printf -- '- `pyproject.toml` changed: run `uv lock && make install && make requirements` and commit the'
     printf ' result (cruft never touches `uv.lock` or `requirements.txt`).\n'
   fi
@@ -137,7 +189,8 @@ write_body() {
 
 apply() {
   local out=$1 patch=$1/update.patch index=$SCRATCH/index
-  local -a conflicted rejected changed
+  local -a conflicted rejected changed arrived removed_copies=()
+  local check_result
   mkdir -p "$out"
   rm -f "$out/pull-request.md"
   : >"$patch"
@@ -154,6 +207,8 @@ apply() {
   CHALLENGE_BACKEND_SKIP_UV=1 "${CRUFT_COMMAND[@]}" update --skip-apply-ask
   mapfile -t conflicted < <(git diff --name-only --diff-filter=U)
   mapfile -t rejected < <(git ls-files --others --exclude-standard -- '*.rej')
+  remove_template_revisions_kept_twice
+  check_update "$out/check.log"
 
   # Everything a commit of the work tree would hold (conflicted files with their markers, new files), staged in a
   # throwaway index so the work tree and its conflict state stay as cruft left them. Plumbing diff ignores the user's
@@ -166,6 +221,8 @@ apply() {
     return 0
   fi
   mapfile -t changed < <(GIT_INDEX_FILE=$index git diff-index --cached --name-only HEAD)
+  mapfile -t arrived < <(GIT_INDEX_FILE=$index git diff-index --cached --name-only --diff-filter=A HEAD -- \
+    "$TEMPLATE_MIGRATIONS/*.py")
   git show HEAD:.cruft.json >"$SCRATCH/previous.cruft.json"
   write_body "$(cruft_field template <.cruft.json)" "$(cruft_field commit <"$SCRATCH/previous.cruft.json")" \
     "$(cruft_field commit <.cruft.json)" "$SCRATCH/previous.cruft.json" >"$out/pull-request.md"
