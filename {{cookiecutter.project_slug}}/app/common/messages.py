@@ -39,6 +39,7 @@ DATABASE_UNAVAILABLE = "데이터베이스에 연결할 수 없습니다."
 CONTROL_CHARACTERS = "탭과 줄바꿈을 제외한 제어 문자는 사용할 수 없습니다."
 {%- if cookiecutter.api_auth == "jwt" %}
 NOT_AUTHENTICATED = "검증된 액세스 토큰이 필요합니다: Authorization: Bearer <토큰> 헤더를 보내세요."
+INVALID_TOKEN = "Bearer 토큰이 올바르지 않거나 만료되었습니다: 새 액세스 토큰을 보내세요 (로컬 실행: make token)."
 MISSING_SCOPE = "액세스 토큰에 이 경로에 필요한 스코프가 없습니다: {scopes}"
 MISSING_SCOPE_DESCRIPTION = "액세스 토큰에 이 경로에 필요한 스코프가 없습니다."
 {%- endif %}
@@ -79,6 +80,7 @@ DATABASE_UNAVAILABLE = "The database is not reachable."
 CONTROL_CHARACTERS = "Control characters other than tab and newline are not allowed."
 {%- if cookiecutter.api_auth == "jwt" %}
 NOT_AUTHENTICATED = "This route needs a verified access token: send the header Authorization: Bearer <token>."
+INVALID_TOKEN = "The bearer token is invalid or expired: send a new access token (local runs: make token)."
 MISSING_SCOPE = "The access token lacks the scope this route needs: {scopes}"
 MISSING_SCOPE_DESCRIPTION = "The access token lacks a scope this route needs."
 {%- endif %}
