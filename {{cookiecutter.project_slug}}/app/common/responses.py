@@ -35,7 +35,7 @@ STATUS_DESCRIPTIONS = {
 STATUS_HEADERS = {
     401: {
         "WWW-Authenticate": {
-            "description": 'How to authenticate: Bearer (Bearer error="invalid_token" when the token sent was refused).',
+            "description": 'How to authenticate: Bearer; with error="invalid_token" when the token sent was refused.',
             "schema": {"type": "string"},
         }
     },
