@@ -4,6 +4,7 @@ impossible on this machine for a stated reason. A new command in the docs fails 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -172,6 +173,28 @@ def answer(
             time.sleep(0.2)
 
 
+def start_make_run(project: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`make run PORT=port` in project, its output collected for stop_make_run."""
+    return subprocess.Popen(
+        ["make", "run", f"PORT={port}"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # make, uv, the reloader and its worker in one group, stopped together
+    )
+
+
+def stop_make_run(server: subprocess.Popen[bytes]) -> str:
+    """Stop what start_make_run started (its whole process group, killed if SIGTERM is not enough); its output."""
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        return server.communicate(timeout=30)[0].decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        return server.communicate()[0].decode(errors="replace")
+
+
 def test_make_run_serves_health(default_project: Path, tmp_path: Path) -> None:
     """The README's `make run` on a fresh bake migrates the embedded SQLite file, then serves /health on PORT with
     uvicorn's reloader, and the example module to a token from `make token`, which holds every scope unless `scopes=`
@@ -182,14 +205,7 @@ def test_make_run_serves_health(default_project: Path, tmp_path: Path) -> None:
     port = free_port()
     database = tmp_path / "local.db"
     env = project_env(ENVIRONMENT="local", SQLITE_PATH=str(database), LOCAL_TOKEN_KEY="k" * 32)
-    server = subprocess.Popen(
-        ["make", "run", f"PORT={port}"],
-        cwd=default_project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # make, uv, the reloader and its worker in one group, stopped together below
-    )
+    server = start_make_run(default_project, port, env)
     try:
         deadline = time.monotonic() + 60
         health = answer(server, f"http://127.0.0.1:{port}/health", {}, deadline)
@@ -203,12 +219,33 @@ def test_make_run_serves_health(default_project: Path, tmp_path: Path) -> None:
             headers = {"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"}
             assert answer(server, challenges, headers, deadline, body=b'{"title": "First"}')[0] == status
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            output = server.communicate(timeout=30)[0].decode(errors="replace")
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            output = server.communicate()[0].decode(errors="replace")
+        output = stop_make_run(server)
     assert "Started reloader process" in output and "Application startup complete" in output
     with contextlib.closing(sqlite3.connect(database)) as connection:  # migrated before serving
         assert connection.execute("SELECT version_num FROM alembic_version").fetchall() != []
+
+
+def test_make_run_serves_a_setting_changed_in_dot_env_after_its_reload(default_project: Path, tmp_path: Path) -> None:
+    """The settings are read from .env once per process: `make run` restarts the app when .env changes, so the new
+    value (here the API's title, APP_NAME) is served without a restart by hand. Runs in a copy, since it writes
+    .env."""
+    project = tmp_path / default_project.name
+    shutil.copytree(default_project, project, ignore=shutil.ignore_patterns(".venv"), symlinks=True)
+    port = free_port()
+    env = project_env(ENVIRONMENT="local", SQLITE_PATH=str(tmp_path / "local.db"), LOCAL_TOKEN_KEY="k" * 32)
+    document = f"http://127.0.0.1:{port}/openapi.json"
+    changed_title = "Title from a changed .env"
+    server = start_make_run(project, port, env)
+    try:
+        deadline = time.monotonic() + 90  # the copy's first `uv run` creates its .venv
+        assert json.loads(answer(server, document, {}, deadline)[1])["info"]["title"] != changed_title
+        (project / ".env").write_text(f"APP_NAME={changed_title}\n", encoding="utf-8")
+        deadline = time.monotonic() + 30
+        titles = []
+        while changed_title not in titles and time.monotonic() < deadline:
+            titles.append(json.loads(answer(server, document, {}, deadline)[1])["info"]["title"])
+            time.sleep(0.2)
+    finally:
+        output = stop_make_run(server)
+    assert titles[-1] == changed_title, output
+    assert "WatchFiles detected changes in '.env'" in output

@@ -30,16 +30,23 @@ def create_app() -> FastAPI:
     503 for an unreachable database, the request id on every answer and log line, and CORS when configured."""
     settings = get_settings()
     show_docs = settings.environment is not Environment.PROD
+    # Local and test runs serve /docs themselves (below); the dev stage keeps FastAPI's page.
+    fastapi_docs = show_docs and settings.environment.is_deployed
     application = FastAPI(
         title=settings.app_name,
         version="0.1.0",
-        docs_url="/docs" if show_docs else None,
+        docs_url="/docs" if fastapi_docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if show_docs else None,
     )
     register_exception_handlers(application)
     document_error_responses(application)
     register_health_routes(application)
+    if show_docs and not fastapi_docs:
+        # Imported here: the Lambda package lacks Swagger UI's files, and its cold start should not look for them.
+        from app.api.docs import serve_swagger_ui
+
+        serve_swagger_ui(application)
     for router in module_routers():
         application.include_router(router)
     # After the routers: it publishes a 503 on each route that needs the database.

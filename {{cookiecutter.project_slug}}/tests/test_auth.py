@@ -19,6 +19,8 @@ from moto import mock_aws
 
 from app.auth.claims import SUBJECT_MAX_LENGTH, list_claim, token_scopes
 from app.auth.local_token import as_gateway_claims, issue_local_token, verify_local_token
+from app.common import messages
+from app.common.errors import error_body
 from app.common.settings import SettingsError, load_settings
 from app.database.config import get_engine
 from main import handler
@@ -218,6 +220,30 @@ async def test_local_tokens_signed_with_another_key_or_expired_are_401(
     ):
         response = await anonymous_client.get(PROTECTED, headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
+
+
+@pytest.mark.anyio
+async def test_a_refused_bearer_token_is_said_to_be_invalid_without_saying_why(
+    anonymous_client: AsyncClient, bearer: Callable[..., dict[str, str]]
+) -> None:
+    """A sent token that fails local verification gets its own message and RFC 6750's invalid_token, the same for
+    every reason (another key, expired, not a token, unusable claims); no header keeps the message asking for one."""
+    refused_tokens = (
+        issue_local_token("another-key-" + TEST_TOKEN_KEY, "alice", ["challenge/write"]),
+        issue_local_token(TEST_TOKEN_KEY, "alice", ["challenge/write"], now=0),
+        "not-a-token",
+        bearer("s" * (SUBJECT_MAX_LENGTH + 1))["Authorization"].removeprefix("Bearer "),
+    )
+    answers = set()
+    for token in refused_tokens:
+        response = await anonymous_client.get(PROTECTED, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, token
+        assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"', token
+        answers.add(response.text)
+    assert len(answers) == 1 and json.loads(answers.pop()) == error_body("not_authenticated", messages.INVALID_TOKEN)
+    without_header = await anonymous_client.get(PROTECTED)
+    assert without_header.headers["www-authenticate"] == "Bearer"
+    assert without_header.json()["error"]["message"] == messages.NOT_AUTHENTICATED != messages.INVALID_TOKEN
 
 
 @pytest.mark.anyio

@@ -1,10 +1,13 @@
 """CORS under uvicorn: the origins CORS_ALLOWED_ORIGINS names may call the API from a browser, a preflight never needs
 a token, and without the setting the app stays same-origin. (Deployed stages answer CORS at API Gateway.)"""
 
+import jsonschema_rs
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
+from app.common import messages
+from app.common.responses import ERROR_RESPONSE_REF
 from app.common.settings import SettingsError, load_settings
 from main import create_app
 
@@ -17,6 +20,30 @@ async def preflight(app: FastAPI, origin: str) -> tuple[int, dict[str, str]]:
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as client:
         response = await client.options("/health", headers={"Origin": origin, **PREFLIGHT})
     return response.status_code, dict(response.headers)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("origin", "requested_headers"),
+    [("https://evil.example.net", PREFLIGHT["Access-Control-Request-Headers"]), (FRONT_END, "x-not-allowed")],
+    ids=["origin:not-listed", "header:not-allowed"],
+)
+async def test_a_refused_preflight_answers_in_the_error_model_without_allow_headers(
+    reconfigure: pytest.MonkeyPatch, origin: str, requested_headers: str
+) -> None:
+    reconfigure.setenv("CORS_ALLOWED_ORIGINS", FRONT_END)
+    app = create_app()
+    published_error_model = jsonschema_rs.validator_for(
+        {"$ref": ERROR_RESPONSE_REF, "components": app.openapi()["components"]}
+    )
+    headers = {"Origin": origin, **PREFLIGHT, "Access-Control-Request-Headers": requested_headers}
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as client:
+        response = await client.options("/health", headers=headers)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
+    published_error_model.validate(response.json())
+    assert response.json()["error"]["message"] == messages.CORS_NOT_ALLOWED
+    assert [name for name in response.headers if name.startswith("access-control-")] == []
 
 
 @pytest.mark.anyio

@@ -39,8 +39,19 @@ class NotAuthenticatedError(AppError):
     code = "not_authenticated"
     headers = {"WWW-Authenticate": "Bearer"}
 
+    def __init__(self, message: str = messages.NOT_AUTHENTICATED) -> None:
+        super().__init__(message)
+
+
+class InvalidTokenError(NotAuthenticatedError):
+    """A bearer token this run verifies itself (a local token) was sent and refused: forged, expired, or unusable
+    claims. The answer never says which, and keeps the code of every 401 (not_authenticated): deployed stages, where
+    the gateway refuses bad tokens before the app, would otherwise answer the same case with another code."""
+
+    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
     def __init__(self) -> None:
-        super().__init__(messages.NOT_AUTHENTICATED)
+        super().__init__(messages.INVALID_TOKEN)
 
 
 class MissingScopeError(AppError):
@@ -54,20 +65,32 @@ class MissingScopeError(AppError):
         self.headers = {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{" ".join(missing)}"'}
 
 
+def usable_access_claims(claims: Mapping[str, str]) -> bool:
+    """Whether verified claims can identify a caller of this API."""
+    subject = claims.get("sub", "").strip()
+    # An ID token proves who signed in to a client, not that the client may call this API (Cognito marks them). A
+    # subject too long for owner_subject could not own a row: refused here rather than failing the write.
+    return bool(subject) and len(subject) <= SUBJECT_MAX_LENGTH and claims.get("token_use", "access") == "access"
+
+
 def verified_claims(
     request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> tuple[dict[str, str], list[str]]:
-    """The claims this request's caller proved, or NotAuthenticatedError."""
+    """The claims this request's caller proved, or NotAuthenticatedError (InvalidTokenError when this run verified
+    the bearer token itself and refused it)."""
     from_gateway = gateway_claims(request.scope)
     if from_gateway is not None:
+        if not usable_access_claims(from_gateway[0]):
+            raise NotAuthenticatedError()
         return from_gateway
     settings = get_settings()
     key = settings.local_token_key
-    if key is not None and not settings.environment.is_deployed and credentials is not None:
-        claims = verify_local_token(key.get_secret_value(), credentials.credentials)
-        if claims is not None:
-            return claims, []
-    raise NotAuthenticatedError()
+    if key is None or settings.environment.is_deployed or credentials is None:
+        raise NotAuthenticatedError()
+    claims = verify_local_token(key.get_secret_value(), credentials.credentials)
+    if claims is None or not usable_access_claims(claims):
+        raise InvalidTokenError()
+    return claims, []
 
 
 async def current_user(
@@ -77,12 +100,7 @@ async def current_user(
 ) -> User:
     """The caller, holding every scope the route requires (require_scopes); 401 or 403 otherwise."""
     claims, listed = verified_claims(request, credentials)
-    subject = claims.get("sub", "").strip()
-    # An ID token proves who signed in to a client, not that the client may call this API (Cognito marks them). A
-    # subject too long for owner_subject could not own a row: refused here rather than failing the write.
-    if not subject or len(subject) > SUBJECT_MAX_LENGTH or claims.get("token_use", "access") != "access":
-        raise NotAuthenticatedError()
-    user = User(subject=subject, scopes=token_scopes(claims, listed), claims=claims)
+    user = User(subject=claims["sub"].strip(), scopes=token_scopes(claims, listed), claims=claims)
     missing = [scope for scope in security_scopes.scopes if scope not in user.scopes]
     if missing:
         raise MissingScopeError(missing)

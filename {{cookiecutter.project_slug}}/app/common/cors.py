@@ -17,10 +17,10 @@ PREFLIGHT_MAX_AGE = 600
 def allow_cross_origin_calls(app: FastAPI, origins: list[str]) -> None:
     """Let browser front ends on these origins call the app; no credentials mode, since callers authenticate with the
     Authorization header rather than cookies."""
-    from starlette.middleware.cors import CORSMiddleware
+    from app.common.cors_middleware import ErrorModelCORSMiddleware
 
     app.add_middleware(
-        CORSMiddleware,
+        ErrorModelCORSMiddleware,
         allow_origins=origins,
         allow_methods=ALLOWED_METHODS,
         allow_headers=ALLOWED_HEADERS,

@@ -45,11 +45,15 @@ VALIDATION_FAILED = "요청 값이 올바르지 않습니다."
 NOT_FOUND = "요청한 리소스를 찾을 수 없습니다."
 MALFORMED_BODY = "요청 본문을 읽을 수 없습니다. UTF-8 JSON이어야 합니다."
 METHOD_NOT_ALLOWED = "이 경로에서 허용되지 않는 메서드입니다. 허용되는 메서드는 Allow 헤더에 있습니다."
+CORS_NOT_ALLOWED = (
+    "허용되지 않은 교차 출처(CORS) 요청입니다: 오리진, 메서드 또는 헤더가 이 API가 허용하는 값이 아닙니다."
+)
 INTERNAL_ERROR = "서버 내부 오류가 발생했습니다."
 DATABASE_UNAVAILABLE = "데이터베이스에 연결할 수 없습니다."
 CONTROL_CHARACTERS = "탭과 줄바꿈을 제외한 제어 문자는 사용할 수 없습니다."
 {%- if cookiecutter.api_auth == "jwt" %}
 NOT_AUTHENTICATED = "검증된 액세스 토큰이 필요합니다: Authorization: Bearer <토큰> 헤더를 보내세요."
+INVALID_TOKEN = "Bearer 토큰이 올바르지 않거나 만료되었습니다: 새 액세스 토큰을 보내세요 (로컬 실행: make token)."
 MISSING_SCOPE = "액세스 토큰에 이 경로에 필요한 스코프가 없습니다: {scopes}"
 MISSING_SCOPE_DESCRIPTION = "액세스 토큰에 이 경로에 필요한 스코프가 없습니다."
 {%- endif %}
@@ -97,11 +101,13 @@ VALIDATION_FAILED = "The request is not valid."
 NOT_FOUND = "The requested resource was not found."
 MALFORMED_BODY = "The request body cannot be read: it must be UTF-8 encoded JSON."
 METHOD_NOT_ALLOWED = "This method is not allowed on this path; the Allow header lists the methods that are."
+CORS_NOT_ALLOWED = "This cross-origin request is refused: its origin, method or headers are not ones the API allows."
 INTERNAL_ERROR = "Internal server error."
 DATABASE_UNAVAILABLE = "The database is not reachable."
 CONTROL_CHARACTERS = "Control characters other than tab and newline are not allowed."
 {%- if cookiecutter.api_auth == "jwt" %}
 NOT_AUTHENTICATED = "This route needs a verified access token: send the header Authorization: Bearer <token>."
+INVALID_TOKEN = "The bearer token is invalid or expired: send a new access token (local runs: make token)."
 MISSING_SCOPE = "The access token lacks the scope this route needs: {scopes}"
 MISSING_SCOPE_DESCRIPTION = "The access token lacks a scope this route needs."
 {%- endif %}

@@ -33,7 +33,12 @@ STATUS_DESCRIPTIONS = {
 }
 # Headers an error status always carries.
 STATUS_HEADERS = {
-    401: {"WWW-Authenticate": {"description": "How to authenticate: Bearer.", "schema": {"type": "string"}}},
+    401: {
+        "WWW-Authenticate": {
+            "description": 'How to authenticate: Bearer; with error="invalid_token" when the token sent was refused.',
+            "schema": {"type": "string"},
+        }
+    },
     403: {"WWW-Authenticate": {"description": "The scopes the token lacks.", "schema": {"type": "string"}}},
 }
 # FastAPI's own 422 models, dropped from the document once nothing refers to them.
