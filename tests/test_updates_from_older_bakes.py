@@ -142,15 +142,19 @@ def test_a_project_baked_at_an_older_commit_passes_its_suite_after_the_update(
     summary.append(f"bake at {origin} updated: template migrations {arrived} arrived{removed}; {passed} passed")
 
 
-def commit_of_the_newest_template_migration() -> str:
-    """The newest commit that added a template migration (a move between the two folders is not one)."""
-    migrations = [f"{PROJECT / folder}/*.py" for folder in (TEAM_MIGRATIONS, TEMPLATE_MIGRATIONS)]
-    return template_git("log", "-1", "-M", "--diff-filter=A", "--format=%h", "--", *migrations).strip()
+def commit_that_wrote_a_template_revision_to_the_team_folder() -> str:
+    """The newest commit that added a template revision to migrations/versions, before the template's revisions had a
+    folder of their own (a move between the two folders is not an addition)."""
+    team_folder = f"{PROJECT / TEAM_MIGRATIONS}/*.py"
+    return template_git("log", "-1", "-M", "--diff-filter=A", "--format=%h", "--", team_folder).strip()
 
 
-def commit_before_the_newest_template_migration() -> str:
-    """Its parent: a bake there receives that migration by the update."""
-    return template_git("rev-parse", "--short", f"{commit_of_the_newest_template_migration()}^").strip()
+def commit_before_the_answer(answer: str) -> str:
+    """The parent of the commit that added an answer: a bake there has none of what came with it."""
+    for commit in template_git("rev-list", "HEAD", "--", "cookiecutter.json").split():
+        if answer in answers_at(commit) and answer not in answers_at(f"{commit}^"):
+            return template_git("rev-parse", "--short", f"{commit}^").strip()
+    raise AssertionError(f"no commit of this repository added the answer {answer!r}")
 
 
 class TeamData:
@@ -240,9 +244,10 @@ def test_the_template_migration_arrives_and_the_teams_migration_and_rows_survive
     mariadb_url: str,
     summary: list[str],
 ) -> None:
-    """The issue's run: a project baked before the newest template migration, with a module of the team's own (`make
-    module`, its migration, rows in both tables), updated to this template."""
-    template, project = bake_at(commit_before_the_newest_template_migration(), tmp_path, with_uv=True)
+    """The issue's run: a project baked before the API was closed (api_auth) and the template migrations that came
+    with it and after, with a module of the team's own (`make module`, its migration, rows in both tables), updated to
+    this template."""
+    template, project = bake_at(commit_before_the_answer("api_auth"), tmp_path, with_uv=True)
     alembic = ["uv", "run", "--frozen", "alembic"]
     local = project_env(**team_databases["SQLite"][1])
     run(["make", "module", "name=orders"], project, local)
@@ -308,11 +313,12 @@ def test_the_template_migration_arrives_and_the_teams_migration_and_rows_survive
 def test_the_update_pull_request_says_what_arrived_removes_old_copies_and_runs_the_tests(
     tmp_path: Path, summary: list[str]
 ) -> None:
-    """The workflow's `apply` on a bake that has the newest template revision in its own folder (made by the commit
-    that added it): the revision arrives in template_versions, the old copy goes, the project is locked again and its
+    """The workflow's `apply` on a bake that has a template revision in the team's folder (made by the commit that
+    wrote it there): the revision arrives in template_versions, the old copy goes, the project is locked again and its
     tests run for real, and the description says all of it. The old template here already has this update script,
     as from the second update on (the pushing job runs the default branch's copy)."""
-    template = template_repo_at(commit_of_the_newest_template_migration(), tmp_path / "template")
+    origin = commit_that_wrote_a_template_revision_to_the_team_folder()
+    template = template_repo_at(origin, tmp_path / "template")
     script = PROJECT / "scripts" / "template_update.sh"
     (template / script).write_bytes((TEMPLATE_ROOT / script).read_bytes())
     git(template, "commit", "--quiet", "--all", "-m", "the update script of this working tree")
@@ -320,10 +326,7 @@ def test_the_update_pull_request_says_what_arrived_removes_old_copies_and_runs_t
     run([tool("cruft"), "create", "--no-input", str(template), "--output-dir", str(output)], tmp_path, project_env())
     project = output / "challenge-backend"
     commit_all(project, "Generated from the template")
-    copies = [
-        str(TEAM_MIGRATIONS / name)
-        for name in template_migrations_kept_twice(commit_of_the_newest_template_migration())
-    ]
+    copies = [str(TEAM_MIGRATIONS / name) for name in template_migrations_kept_twice(origin)]
     assert copies and all((project / copy).is_file() for copy in copies)
     advance_to_working_tree(template)
 
@@ -345,6 +348,6 @@ def test_the_update_pull_request_says_what_arrived_removes_old_copies_and_runs_t
     # The update is locked again: the work tree apply leaves (what the patch holds) needs no other lock.
     run(["uv", "lock", "--check"], project, project_env())
     summary.append(
-        f"template-update apply on a bake at {commit_of_the_newest_template_migration()}: {arrived} announced, "
+        f"template-update apply on a bake at {origin}: {arrived} announced, "
         f"{len(copies)} old copies removed, the project's tests ran ({tests.group(1)} passed)"
     )
