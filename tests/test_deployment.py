@@ -1297,7 +1297,7 @@ def test_the_cognito_stack_issues_the_module_scopes_and_grants_nothing_else(
     template = cfn_yaml.loads(path.read_text())
     resources = template["Resources"]
     assert [name for name, resource in resources.items() if resource["Type"].startswith("AWS::IAM::")] == []
-    assert set(template["Parameters"]) == {"DomainPrefix", "CallbackUrls"}
+    assert set(template["Parameters"]) == {"Stage", "DomainPrefix", "CallbackUrls"}
     callbacks = template["Parameters"]["CallbackUrls"]
     assert (callbacks["Type"], callbacks["Default"]) == ("CommaDelimitedList", "http://localhost:3000/callback")
     pool = resources["UserPool"]["Properties"]
@@ -1334,6 +1334,83 @@ def test_the_cognito_stack_issues_the_module_scopes_and_grants_nothing_else(
     assert outputs["IssuerUrl"]["Value"] == {"Fn::Sub": "https://${UserPool.ProviderURL}"}
     token_endpoint = "https://${UserPoolDomain}.auth.${AWS::Region}.amazoncognito.com/oauth2/token"
     assert outputs["TokenEndpoint"]["Value"] == {"Fn::Sub": token_endpoint}
+
+
+LOCALHOST_CALLBACK = "http://localhost:3000/callback"
+
+
+def rule_refusals(template: Mapping[str, Any], parameters: Mapping[str, str]) -> list[str]:
+    """The AssertDescription of every assertion CloudFormation would refuse the stack with, for these parameters
+    (the Rules section, evaluated as CloudFormation does before it changes anything: a rule whose RuleCondition is
+    false asserts nothing)."""
+    values: dict[str, Any] = {}
+    for name, spec in template["Parameters"].items():
+        value = parameters.get(name, spec.get("Default"))
+        assert value is not None, f"{name} has no default and was not given"
+        values[name] = [item.strip() for item in value.split(",")] if spec["Type"] == "CommaDelimitedList" else value
+
+    def holds(node: Any) -> Any:
+        if not isinstance(node, dict):
+            return node
+        ((function, argument),) = node.items()
+        if function == "Ref":
+            return values[argument]
+        if function == "Fn::Equals":
+            first, second = map(holds, argument)
+            return first == second
+        if function == "Fn::Not":
+            return not holds(argument[0])
+        if function == "Fn::And":
+            return all(map(holds, argument))
+        if function == "Fn::Or":
+            return any(map(holds, argument))
+        if function == "Fn::Contains":
+            items, item = map(holds, argument)
+            return item in items
+        if function == "Fn::EachMemberIn":
+            items, allowed = map(holds, argument)
+            return set(items) <= set(allowed)
+        raise AssertionError(f"the test does not evaluate {function}")
+
+    refusals = []
+    for rule in template.get("Rules", {}).values():
+        if "RuleCondition" in rule and not holds(rule["RuleCondition"]):
+            continue
+        refusals += [
+            assertion["AssertDescription"] for assertion in rule["Assertions"] if not holds(assertion["Assert"])
+        ]
+    return refusals
+
+
+@pytest.mark.parametrize(
+    ("stage", "callbacks", "refused"),
+    [
+        ("prod", None, True),
+        ("prod", f"https://app.example.com/callback,{LOCALHOST_CALLBACK}", True),
+        ("prod", "https://app.example.com/callback", False),
+        ("dev", None, False),
+    ],
+    ids=["prod-default", "prod-with-localhost", "prod-https", "dev-default"],
+)
+def test_the_cognito_stack_refuses_the_localhost_callback_in_prod(
+    default_project: Path, stage: str, callbacks: str | None, refused: bool
+) -> None:
+    """infra/cognito.yml's Rules, which CloudFormation checks before creating or changing anything (and cfn-lint
+    validates): the prod stage refuses the localhost callback URL, default or listed, with a message naming
+    CallbackUrls, the refused value and what to give instead; an https callback passes, and other stages keep the
+    default for local development. The stage has no default, so no stack skips the rule by leaving it out."""
+    template = cfn_yaml.loads((default_project / "infra" / "cognito.yml").read_text())
+    parameters = {"Stage": stage, "DomainPrefix": "challenge-auth"}
+    if callbacks is not None:
+        parameters["CallbackUrls"] = callbacks
+    refusals = rule_refusals(template, parameters)
+    if refused:
+        assert len(refusals) == 1, refusals
+        assert refusals[0].startswith("CallbackUrls: ") and LOCALHOST_CALLBACK in refusals[0]
+        assert "https://app.example.com/callback" in refusals[0]
+    else:
+        assert refusals == []
+    assert "Default" not in template["Parameters"]["Stage"]
 
 
 def test_ci_may_run_the_migration_and_create_its_access_logs(default_project: Path) -> None:
