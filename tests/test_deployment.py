@@ -1297,7 +1297,7 @@ def test_the_cognito_stack_issues_the_module_scopes_and_grants_nothing_else(
     template = cfn_yaml.loads(path.read_text())
     resources = template["Resources"]
     assert [name for name, resource in resources.items() if resource["Type"].startswith("AWS::IAM::")] == []
-    assert set(template["Parameters"]) == {"DomainPrefix", "CallbackUrls"}
+    assert set(template["Parameters"]) == {"Stage", "DomainPrefix", "CallbackUrls"}
     callbacks = template["Parameters"]["CallbackUrls"]
     assert (callbacks["Type"], callbacks["Default"]) == ("CommaDelimitedList", "http://localhost:3000/callback")
     pool = resources["UserPool"]["Properties"]
@@ -1334,6 +1334,83 @@ def test_the_cognito_stack_issues_the_module_scopes_and_grants_nothing_else(
     assert outputs["IssuerUrl"]["Value"] == {"Fn::Sub": "https://${UserPool.ProviderURL}"}
     token_endpoint = "https://${UserPoolDomain}.auth.${AWS::Region}.amazoncognito.com/oauth2/token"
     assert outputs["TokenEndpoint"]["Value"] == {"Fn::Sub": token_endpoint}
+
+
+LOCALHOST_CALLBACK = "http://localhost:3000/callback"
+
+
+def rule_refusals(template: Mapping[str, Any], parameters: Mapping[str, str]) -> list[str]:
+    """The AssertDescription of every assertion CloudFormation would refuse the stack with, for these parameters
+    (the Rules section, evaluated as CloudFormation does before it changes anything: a rule whose RuleCondition is
+    false asserts nothing)."""
+    values: dict[str, Any] = {}
+    for name, spec in template["Parameters"].items():
+        value = parameters.get(name, spec.get("Default"))
+        assert value is not None, f"{name} has no default and was not given"
+        values[name] = [item.strip() for item in value.split(",")] if spec["Type"] == "CommaDelimitedList" else value
+
+    def holds(node: Any) -> Any:
+        if not isinstance(node, dict):
+            return node
+        ((function, argument),) = node.items()
+        if function == "Ref":
+            return values[argument]
+        if function == "Fn::Equals":
+            first, second = map(holds, argument)
+            return first == second
+        if function == "Fn::Not":
+            return not holds(argument[0])
+        if function == "Fn::And":
+            return all(map(holds, argument))
+        if function == "Fn::Or":
+            return any(map(holds, argument))
+        if function == "Fn::Contains":
+            items, item = map(holds, argument)
+            return item in items
+        if function == "Fn::EachMemberIn":
+            items, allowed = map(holds, argument)
+            return set(items) <= set(allowed)
+        raise AssertionError(f"the test does not evaluate {function}")
+
+    refusals = []
+    for rule in template.get("Rules", {}).values():
+        if "RuleCondition" in rule and not holds(rule["RuleCondition"]):
+            continue
+        refusals += [
+            assertion["AssertDescription"] for assertion in rule["Assertions"] if not holds(assertion["Assert"])
+        ]
+    return refusals
+
+
+@pytest.mark.parametrize(
+    ("stage", "callbacks", "refused"),
+    [
+        ("prod", None, True),
+        ("prod", f"https://app.example.com/callback,{LOCALHOST_CALLBACK}", True),
+        ("prod", "https://app.example.com/callback", False),
+        ("dev", None, False),
+    ],
+    ids=["prod-default", "prod-with-localhost", "prod-https", "dev-default"],
+)
+def test_the_cognito_stack_refuses_the_localhost_callback_in_prod(
+    default_project: Path, stage: str, callbacks: str | None, refused: bool
+) -> None:
+    """infra/cognito.yml's Rules, which CloudFormation checks before creating or changing anything (and cfn-lint
+    validates): the prod stage refuses the localhost callback URL, default or listed, with a message naming
+    CallbackUrls, the refused value and what to give instead; an https callback passes, and other stages keep the
+    default for local development. The stage has no default, so no stack skips the rule by leaving it out."""
+    template = cfn_yaml.loads((default_project / "infra" / "cognito.yml").read_text())
+    parameters = {"Stage": stage, "DomainPrefix": "challenge-auth"}
+    if callbacks is not None:
+        parameters["CallbackUrls"] = callbacks
+    refusals = rule_refusals(template, parameters)
+    if refused:
+        assert len(refusals) == 1, refusals
+        assert refusals[0].startswith("CallbackUrls: ") and LOCALHOST_CALLBACK in refusals[0]
+        assert "https://app.example.com/callback" in refusals[0]
+    else:
+        assert refusals == []
+    assert "Default" not in template["Parameters"]["Stage"]
 
 
 def test_ci_may_run_the_migration_and_create_its_access_logs(default_project: Path) -> None:
@@ -1390,9 +1467,10 @@ def test_the_service_role_is_trusted_for_this_account_and_names_only_this_stage(
 
 
 def test_the_service_role_scopes_api_gateway_and_log_delivery_as_far_as_iam_allows(default_project: Path) -> None:
-    """Wildcard resources ("*") only for the actions that take no resource (log delivery and the account-level log
-    resource policy, reading the network); API Gateway: creating APIs on /apis, no import (PUT) on any API, tags on
-    /tags/* only."""
+    """Wildcard resources ("*") only for the actions that take no resource (log delivery, reading the network); the
+    account's log resource policy on this region's and account's log groups, as AWS documents it; API Gateway: reading
+    anything, creating an API only with this stack's tag, changing and tagging only what carries it, no import (PUT)
+    on any API."""
     statements = service_role(default_project)["Policies"][0]["PolicyDocument"]["Statement"]
     unscoped = {sid["Sid"]: sid["Action"] for sid in statements if sid["Resource"] == "*"}
     assert unscoped == {
@@ -1403,29 +1481,117 @@ def test_the_service_role_scopes_api_gateway_and_log_delivery_as_far_as_iam_allo
             "logs:UpdateLogDelivery",
             "logs:DeleteLogDelivery",
             "logs:ListLogDeliveries",
-            "logs:PutResourcePolicy",
-            "logs:DescribeResourcePolicies",
         ],
         "DescribeNetwork": ["ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"],
         "SavedQueries": ["logs:PutQueryDefinition", "logs:DeleteQueryDefinition", "logs:DescribeQueryDefinitions"],
     }
+    by_sid = {statement["Sid"]: statement for statement in statements}
+    assert by_sid["LogResourcePolicy"]["Action"] == ["logs:PutResourcePolicy", "logs:DescribeResourcePolicies"]
+    assert by_sid["LogResourcePolicy"]["Resource"] == "arn:aws:logs:ap-northeast-2:123456789012:log-group:*"
     gateway = "arn:aws:apigateway:ap-northeast-2::"
+    owned = {"StringEquals": {f"aws:ResourceTag/{SCOPE_TAG}": f"{default_project.name}-prod"}}
     api_gateway = {
-        statement["Sid"]: (statement["Action"], statement["Resource"])
+        statement["Sid"]: (statement["Action"], statement["Resource"], statement.get("Condition"))
         for statement in statements
         if "apigateway" in json.dumps(statement["Action"])
     }
     assert api_gateway == {
-        "CreateHttpApi": (["apigateway:GET", "apigateway:POST"], f"{gateway}/apis"),
-        "HttpApi": (
-            ["apigateway:GET", "apigateway:POST", "apigateway:PATCH", "apigateway:DELETE"],
-            f"{gateway}/apis/*",
+        "ReadHttpApis": ("apigateway:GET", [f"{gateway}/apis", f"{gateway}/apis/*", f"{gateway}/tags/*"], None),
+        "CreateHttpApi": (
+            "apigateway:POST",
+            f"{gateway}/apis",
+            {
+                "StringEquals": {f"aws:RequestTag/{SCOPE_TAG}": f"{default_project.name}-prod"},
+                "ForAnyValue:StringEquals": {"aws:TagKeys": SCOPE_TAG},
+            },
         ),
-        "HttpApiTags": (
-            ["apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:DELETE"],
+        "ChangeOwnHttpApi": (["apigateway:POST", "apigateway:PATCH", "apigateway:DELETE"], f"{gateway}/apis/*", owned),
+        "TagOwnHttpApi": (
+            ["apigateway:POST", "apigateway:PUT"],
             f"{gateway}/tags/*",
+            {**owned, "StringEqualsIfExists": {f"aws:RequestTag/{SCOPE_TAG}": f"{default_project.name}-prod"}},
+        ),
+        "UntagOwnHttpApi": (
+            "apigateway:DELETE",
+            f"{gateway}/tags/*",
+            {**owned, "ForAllValues:StringNotEquals": {"aws:TagKeys": SCOPE_TAG}},
         ),
     }
+
+
+# The tag infra/serverless.yml puts on the HTTP API and its stage (provider.tags), with the stack's name as its value:
+# what the service role's API Gateway rights require.
+SCOPE_TAG = "service-stack"
+# API Gateway's write actions (its IAM actions are the HTTP methods), and wildcards that would include them.
+API_GATEWAY_WRITES = {"apigateway:POST", "apigateway:PATCH", "apigateway:PUT", "apigateway:DELETE", "apigateway:*", "*"}
+# Writes that can reach another service's resources in the account and that AWS offers no way to scope to this
+# stack, each with the reason; ci-access.yml says so beside the statement, and the READMEs tell a team that must not
+# share them to deploy each service into an account of its own.
+UNSCOPABLE_WRITES = {
+    "logs:PutResourcePolicy": "the account's CloudWatch Logs resource policy that API Gateway's access-log delivery "
+    "writes is account-wide (no resourceArn); the CloudWatch Logs User Guide (Enabling logging from AWS services, "
+    "Logs sent to CloudWatch Logs) says to grant it on log-group:*, not on one group",
+}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def pins_the_stack_tag(condition: Mapping[str, Any], stack: str) -> bool:
+    """Whether a statement's condition requires this stack's tag on the resource or in the request."""
+    pinned = condition.get("StringEquals", {})
+    keys = {f"aws:ResourceTag/{SCOPE_TAG}", f"aws:RequestTag/{SCOPE_TAG}"}
+    return any(pinned.get(key) == stack for key in keys)
+
+
+def test_every_api_gateway_write_of_the_service_role_needs_this_stacks_tag_or_a_named_resource(
+    default_project: Path,
+) -> None:
+    """What a compromised dependency inside `sls deploy` could submit through the service role: no API Gateway write
+    (POST, PATCH, PUT, DELETE) on a wildcard resource unless its condition requires the tag the service stack sets,
+    with this stack's name; the only unscoped writes are the ones AWS offers no scope for (UNSCOPABLE_WRITES), which
+    ci-access.yml and both READMEs name."""
+    stack = f"{default_project.name}-prod"
+    statements = service_role(default_project)["Policies"][0]["PolicyDocument"]["Statement"]
+    unscoped = []
+    for statement in statements:
+        resources = as_list(statement["Resource"])
+        named = all(isinstance(resource, dict) or "*" not in resource for resource in resources)
+        scoped = named or pins_the_stack_tag(statement.get("Condition", {}), stack)
+        for action in as_list(statement["Action"]):
+            if (action in API_GATEWAY_WRITES or action in UNSCOPABLE_WRITES) and not scoped:
+                unscoped.append(f"{statement['Sid']}: {action} on {', '.join(map(str, resources))}")
+    log_groups = "arn:aws:logs:ap-northeast-2:123456789012:log-group:*"
+    assert sorted(unscoped) == [f"LogResourcePolicy: logs:PutResourcePolicy on {log_groups}"], unscoped
+    assert sorted({entry.split(": ")[1].split(" on ")[0] for entry in unscoped}) == sorted(UNSCOPABLE_WRITES)
+    text = (default_project / "infra" / "ci-access.yml").read_text()
+    assert "account of its own" in text
+    # In either language, the README names the action it cannot scope.
+    assert "logs:PutResourcePolicy" in (default_project / "README.md").read_text()
+
+
+@pytest.mark.xdist_group(PROD_GROUP)
+def test_the_packaged_http_api_carries_the_tag_the_service_role_requires(
+    prod_package: Package, default_project: Path
+) -> None:
+    """What CloudFormation receives from CI creates the HTTP API and its stage with the tag, valued with the stack's
+    name, that every API Gateway change of ci-access.yml's service role requires: without it the service could not
+    deploy; with another value it could reach another stack's API."""
+    stack = f"{prod_package.infra.parent.name}-prod"
+    resources = packaged_template(prod_package)["Resources"]
+    tagged = {
+        name: resources[name]["Properties"].get("Tags", {}).get(SCOPE_TAG) for name in ("HttpApi", "HttpApiStage")
+    }
+    assert tagged == {"HttpApi": stack, "HttpApiStage": stack}
+    required = {
+        value
+        for statement in service_role(default_project)["Policies"][0]["PolicyDocument"]["Statement"]
+        for operator in statement.get("Condition", {}).values()
+        for key, value in operator.items()
+        if key.endswith(f"Tag/{SCOPE_TAG}")
+    }
+    assert required == {stack}
 
 
 def test_the_service_role_manages_only_this_stages_alarms_topic_dashboard_and_metric_filter(

@@ -67,11 +67,21 @@ NOT_HERE = {
     "docker compose up --build --detach": "no Docker engine here (hadolint and the compose schema check the files)",
     "docker compose exec app alembic upgrade heads": "no Docker engine here (alembic runs on MariaDB elsewhere)",
     "aws cloudformation deploy --region ap-northeast-2 --template-file infra/cognito.yml "
-    "--stack-name challenge-backend-auth --parameter-overrides DomainPrefix=challenge-backend-auth": (
+    "--stack-name challenge-backend-auth --parameter-overrides Stage=dev DomainPrefix=challenge-backend-auth": (
         "needs AWS credentials (cfn-lint and checkov check the file)"
     ),
     "aws cloudformation deploy --region ap-northeast-2 --template-file infra/cognito.yml "
-    "--stack-name alt-backend-auth --parameter-overrides DomainPrefix=alt-backend-auth": "needs AWS credentials",
+    "--stack-name alt-backend-auth --parameter-overrides Stage=dev DomainPrefix=alt-backend-auth": (
+        "needs AWS credentials"
+    ),
+    "aws cloudformation deploy --region ap-northeast-2 --template-file infra/cognito.yml "
+    "--stack-name challenge-backend-auth-prod --parameter-overrides Stage=prod "
+    "DomainPrefix=challenge-backend-auth-prod CallbackUrls=https://app.example.com/callback": (
+        "needs AWS credentials (the prod rule: test_the_cognito_stack_refuses_the_localhost_callback_in_prod)"
+    ),
+    "aws cloudformation deploy --region ap-northeast-2 --template-file infra/cognito.yml "
+    "--stack-name alt-backend-auth-prod --parameter-overrides Stage=prod "
+    "DomainPrefix=alt-backend-auth-prod CallbackUrls=https://app.example.com/callback": "needs AWS credentials",
     "aws cloudformation describe-stacks --region ap-northeast-2 --stack-name challenge-backend-auth "
     '--query "Stacks[0].Outputs" --output table': "needs AWS credentials",
     "aws cloudformation describe-stacks --region ap-northeast-2 --stack-name alt-backend-auth "
