@@ -75,6 +75,7 @@ OWNED_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/test_challenge.py",
         "migrations/versions/2026_11_26_0000-0001_create_challenge.py",
         "migrations/template_versions/2026_12_06_0000-0002_challenge_owner.py",
+        "migrations/template_versions/2026_12_07_0000-0003_owner_subject_binary_collation.py",
     ),
     ("db_credentials", "environment"): ("infra/secrets-endpoint.yml",),
     ("api_auth", "none"): ("infra/cognito.yml", "tests/test_registry.py"),

@@ -160,6 +160,17 @@ def test_cognito_tokens_of_a_signed_in_user_as_the_gateway_passes_them_on(
     assert (identity["token_use"], read_with_id_token["statusCode"]) == ("id", 401)
 
 
+@pytest.mark.parametrize("subject", ["alice ", " alice", "alice\t", "alice\u3000"])
+@pytest.mark.usefixtures("migrated_database")
+def test_a_gateway_subject_with_surrounding_whitespace_is_refused_not_trimmed(
+    subject: str, lambda_event_loop: asyncio.AbstractEventLoop
+) -> None:
+    """Trimmed, "alice " would act as alice; kept, MariaDB's PAD SPACE collations would still match alice's rows."""
+    response = handler(verified_by_gateway(http_api_v2_event("GET", PROTECTED), "", subject), FakeLambdaContext())
+    lambda_event_loop.run_until_complete(get_engine().dispose())
+    assert response["statusCode"] == 401, response["body"]
+
+
 @pytest.mark.usefixtures("lambda_event_loop")
 def test_a_cognito_id_token_is_refused_even_when_verified() -> None:
     event = verified_by_gateway(http_api_v2_event("GET", PROTECTED), subject="alice")
@@ -244,6 +255,16 @@ async def test_a_refused_bearer_token_is_said_to_be_invalid_without_saying_why(
     without_header = await anonymous_client.get(PROTECTED)
     assert without_header.headers["www-authenticate"] == "Bearer"
     assert without_header.json()["error"]["message"] == messages.NOT_AUTHENTICATED != messages.INVALID_TOKEN
+
+
+@pytest.mark.anyio
+async def test_a_local_token_whose_subject_has_surrounding_whitespace_cannot_read_that_subjects_rows(
+    anonymous_client: AsyncClient, bearer: Callable[..., dict[str, str]]
+) -> None:
+    alices = (await anonymous_client.post(PROTECTED, json={"title": "Run"}, headers=bearer("alice"))).json()
+    response = await anonymous_client.get(f"{PROTECTED}/{alices['id']}", headers=bearer("alice "))
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
 
 
 @pytest.mark.anyio

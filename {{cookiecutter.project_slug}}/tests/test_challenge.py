@@ -241,4 +241,30 @@ async def test_shared_rows_let_every_caller_read_every_challenge(
     bob = bearer("bob")
     assert (await anonymous_client.get(f"/challenges/{alices['id']}", headers=bob)).json() == alices
     assert (await anonymous_client.get("/challenges", headers=bob)).json()["items"] == [alices]
+
+
+# Subjects that MySQL's default collations (case- and accent-insensitive, trailing spaces ignored) take for "alice".
+LOOKALIKE_SUBJECTS = ["ALICE", "Alicé", "alice "]
+
+
+@pytest.mark.parametrize("subject", LOOKALIKE_SUBJECTS)
+@pytest.mark.parametrize("route", ["list", "get"])
+async def test_a_subject_that_only_collates_like_the_owner_sees_none_of_its_challenges_on_mysql(
+    anonymous_client: AsyncClient,
+    bearer: Callable[..., dict[str, str]],
+    mysql_session: AsyncSession,
+    route: str,
+    subject: str,
+) -> None:
+    """Subjects are compared byte for byte (utf8mb4_bin), and one with surrounding whitespace is refused (401) since
+    MariaDB's utf8mb4_bin still ignores trailing spaces. One request per test: an error rolls back the test's row."""
+    alices = (await anonymous_client.post("/challenges", json={"title": "Alice's"}, headers=bearer("alice"))).json()
+    path = "/challenges" if route == "list" else f"/challenges/{alices['id']}"
+    response = await anonymous_client.get(path, headers=bearer(subject))
+    if subject != subject.strip():
+        assert response.status_code == 401, response.text
+    elif route == "list":
+        assert response.status_code == 200 and response.json()["items"] == [], response.text
+    else:
+        assert response.status_code == 404, response.text
 {%- endif %}
