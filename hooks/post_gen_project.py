@@ -42,6 +42,7 @@ PRUNE_TABLE: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/test_challenge.py",
         "migrations/versions/2026_11_26_0000-0001_create_challenge.py",
         "migrations/template_versions/2026_12_06_0000-0002_challenge_owner.py",
+        "migrations/template_versions/2026_12_07_0000-0003_owner_subject_binary_collation.py",
     ),
     # An open API has no identity: no token code, no per-module scopes, no owner column, no user pool.
     ("api_auth", "none"): (
@@ -49,6 +50,7 @@ PRUNE_TABLE: dict[tuple[str, str], tuple[str, ...]] = {
         "app/module/challenge/access.py",
         "infra/cognito.yml",
         "migrations/template_versions/2026_12_06_0000-0002_challenge_owner.py",
+        "migrations/template_versions/2026_12_07_0000-0003_owner_subject_binary_collation.py",
         "scaffold/module/access.py.tmpl",
         "scripts/local_token.py",
         "tests/test_auth.py",

@@ -84,8 +84,8 @@ def test_alembic_upgrade_check_downgrade_on_mariadb(
     env = project_env(DATABASE_URL=mariadb_url, ENVIRONMENT="dev", DB_SSL_CA=str(mariadb_ca))
     alembic = ["uv", "run", "--frozen", "alembic"]
     run([*alembic, "upgrade", "heads"], default_project, env)
-    # The default bake's head: the example module's table, then its owners (api_auth=jwt).
-    assert "0002 (head)" in run([*alembic, "current"], default_project, env)
+    # The default bake's head: the example module's table, its owners (api_auth=jwt), their binary collation.
+    assert "0003 (head)" in run([*alembic, "current"], default_project, env)
     run([*alembic, "check"], default_project, env)
     run([*alembic, "downgrade", "base"], default_project, env)
     assert "000" not in run([*alembic, "current"], default_project, env)

@@ -20,7 +20,11 @@ import asyncio
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+{% if cookiecutter.api_auth == "jwt" -%}
+from typing import Annotated, Any
+{%- else -%}
 from typing import Any
+{%- endif %}
 
 import pytest
 import schemathesis
@@ -33,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.types import Receive, Scope, Send
 
 {% if cookiecutter.api_auth == "jwt" -%}
+from app.auth.identity import CurrentUser, User, require_scopes
 from app.auth.local_token import issue_local_token
 from app.common.responses import ERROR_RESPONSE_REF
 {% endif -%}
@@ -51,6 +56,8 @@ FUZZ_SEED = int(os.environ.get("FUZZ_SEED", "0"))
 # Seconds the rollback at the end of a test may take on schemathesis's event loop.
 CLOSE_TIMEOUT = 60
 {%- if cookiecutter.api_auth == "jwt" %}
+# Methods that change data: each needs a scope, so a token that may only read can never write.
+WRITE_METHODS = ("post", "put", "patch", "delete")
 # A local token with every module scope, valid for the whole run (the `bearer` fixture makes the app accept it).
 FUZZ_TOKEN = issue_local_token(TEST_TOKEN_KEY, TEST_SUBJECT, every_module_scope(), lifetime_seconds=24 * 3600)
 
@@ -217,6 +224,46 @@ def test_an_api_with_nothing_to_chain_has_no_workflows_to_run() -> None:
 
     run_workflows(schemathesis.openapi.from_asgi("/openapi.json", probes), probes)
 {%- if cookiecutter.api_auth == "jwt" %}
+
+
+def writes_without_a_scope(document: dict[str, Any]) -> list[str]:
+    """The operations of an OpenAPI document that change data but name no scope in a security requirement that
+    admits them (a missing requirement, an empty one, or one alternative without scopes), as "METHOD path"."""
+    return [
+        f"{method.upper()} {path}"
+        for path, path_item in document["paths"].items()
+        for method, operation in path_item.items()
+        if method in WRITE_METHODS
+        and not (operation.get("security") and all(any(requirement.values()) for requirement in operation["security"]))
+    ]
+
+
+def test_every_write_operation_needs_a_scope() -> None:
+    """A route that changes data with only a reader's dependency (e.g. a PUT or DELETE of an item loaded with ItemDep)
+    would let any signed-in caller write: such a route takes the module's Writer or WritableItemDep."""
+    assert writes_without_a_scope(app.openapi()) == []
+
+
+def test_a_write_route_without_a_scope_fails_the_check() -> None:
+    api = FastAPI()
+
+    @api.get("/things/{thing_id}")
+    async def read_thing(user: CurrentUser, thing_id: int) -> int:
+        return thing_id
+
+    @api.delete("/things/{thing_id}")
+    async def delete_thing(user: CurrentUser, thing_id: int) -> None:
+        return None
+
+    @api.put("/things/{thing_id}")
+    async def replace_thing(user: Annotated[User, require_scopes("things/write")], thing_id: int) -> int:
+        return thing_id
+
+    @api.patch("/things/{thing_id}")
+    async def change_thing(thing_id: int) -> int:
+        return thing_id
+
+    assert writes_without_a_scope(api.openapi()) == ["DELETE /things/{thing_id}", "PATCH /things/{thing_id}"]
 
 
 def test_the_document_declares_the_bearer_scheme_and_the_refusals_of_every_protected_operation() -> None:

@@ -17,7 +17,7 @@ import pytest
 from httpx import AsyncClient
 from moto import mock_aws
 
-from app.auth.claims import SUBJECT_MAX_LENGTH, list_claim, token_scopes
+from app.auth.claims import SUBJECT_MAX_LENGTH, gateway_claims, list_claim, token_scopes
 from app.auth.local_token import as_gateway_claims, issue_local_token, verify_local_token
 from app.common import messages
 from app.common.errors import error_body
@@ -25,7 +25,14 @@ from app.common.settings import SettingsError, load_settings
 from app.database.config import get_engine
 from main import handler
 from tests.conftest import PROJECT_ROOT, TEST_TOKEN_KEY
-from tests.test_handler import FakeLambdaContext, http_api_v2_event, verified_by_gateway, with_verified_claims
+from tests.test_handler import (
+    FakeLambdaContext,
+    alb_event,
+    http_api_v2_event,
+    rest_api_v1_event,
+    verified_by_gateway,
+    with_verified_claims,
+)
 
 # A route behind the authorizer: its GET needs an identity, its POST the scope challenge/write.
 PROTECTED = "/challenges"
@@ -38,7 +45,7 @@ from pathlib import Path
 
 import pytest
 
-from app.auth.claims import list_claim, token_scopes
+from app.auth.claims import gateway_claims, list_claim, token_scopes
 from app.auth.local_token import issue_local_token, verify_local_token
 from app.common.settings import SettingsError, load_settings
 from tests.conftest import PROJECT_ROOT, TEST_TOKEN_KEY
@@ -48,7 +55,7 @@ DEPLOYED_DATABASE = {"DB_HOST": "db.internal", "DB_PASSWORD": "pw", "DB_SSL_TRUS
 {%- if cookiecutter.include_example_module == "yes" %}
 
 
-def gateway_claims(event: dict[str, Any]) -> dict[str, str]:
+def claims_in(event: dict[str, Any]) -> dict[str, str]:
     """The claims verified_by_gateway put in the event, to change one before the call."""
     claims: dict[str, str] = event["requestContext"]["authorizer"]["jwt"]["claims"]
     return claims
@@ -89,6 +96,17 @@ def test_list_claims_and_every_scope_claim_parse() -> None:
     # Entra ID names the claim scp; the authorizer's own list adds to the claim.
     assert token_scopes({"scp": "[a/read]"}, ["c/write"]) == {"a/read", "c/write"}
     assert token_scopes({}, []) == frozenset()
+
+
+def test_claims_are_read_from_http_api_2_0_events_only() -> None:
+    claims = {"requestContext": {"authorizer": {"jwt": {"claims": {"sub": "alice"}, "scopes": None}}}}
+    http = {"http": {"method": "GET", "path": "/"}}
+    v2 = {**claims, "version": "2.0", "requestContext": {**claims["requestContext"], **http}}
+    assert gateway_claims({"aws.event": v2}) == ({"sub": "alice"}, [])
+    assert gateway_claims({"aws.event": {**v2, "version": "1.0"}}) is None, "payload format 1.0"
+    assert gateway_claims({"aws.event": {**claims, "version": "2.0"}}) is None, "2.0 without its http context"
+    assert gateway_claims({"aws.event": claims}) is None, "no version: REST API, load balancer, direct invocation"
+    assert gateway_claims({}) is None, "no event: a local run"
 
 
 def test_local_tokens_round_trip_and_refuse_tampering_expiry_and_other_keys() -> None:
@@ -133,7 +151,7 @@ def test_verified_gateway_claims_with_list_values_and_null_scopes_reach_the_rout
 ) -> None:
     event = verified_by_gateway(http_api_v2_event("GET", PROTECTED), "challenge/write", "alice")
     # A list claim as the authorizer writes it, beside the null scopes list verified_by_gateway gives.
-    gateway_claims(event)["cognito:groups"] = "[admins editors]"
+    claims_in(event)["cognito:groups"] = "[admins editors]"
     response = handler(event, FakeLambdaContext())
     # The pooled connection belongs to this test's loop.
     lambda_event_loop.run_until_complete(get_engine().dispose())
@@ -160,10 +178,46 @@ def test_cognito_tokens_of_a_signed_in_user_as_the_gateway_passes_them_on(
     assert (identity["token_use"], read_with_id_token["statusCode"]) == ("id", 401)
 
 
+@pytest.mark.parametrize(
+    "make_event",
+    [
+        rest_api_v1_event,
+        alb_event,
+        # An HTTP API route set to payload format 1.0: the REST API's shape with a version.
+        lambda method, path: {**rest_api_v1_event(method, path), "version": "1.0"},
+    ],
+    ids=["rest-api", "alb", "http-api-payload-1.0"],
+)
+@pytest.mark.usefixtures("migrated_database")
+def test_claims_count_only_in_the_http_api_2_0_event_that_carries_them(
+    make_event: Callable[[str, str], dict[str, Any]], lambda_event_loop: asyncio.AbstractEventLoop
+) -> None:
+    """Only an HTTP API (payload format 2.0) with a JWT authorizer hands claims to the function: the same claims in
+    another event shape (a direct invocation, a REST API or load balancer put in front later) are not a verified
+    identity."""
+    response = handler(
+        verified_by_gateway(make_event("GET", PROTECTED), "challenge/write", "alice"), FakeLambdaContext()
+    )
+    lambda_event_loop.run_until_complete(get_engine().dispose())
+    assert response["statusCode"] == 401, response["body"]
+    assert json.loads(response["body"])["error"]["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize("subject", ["alice ", " alice", "alice\t", "alice\u3000"])
+@pytest.mark.usefixtures("migrated_database")
+def test_a_gateway_subject_with_surrounding_whitespace_is_refused_not_trimmed(
+    subject: str, lambda_event_loop: asyncio.AbstractEventLoop
+) -> None:
+    """Trimmed, "alice " would act as alice; kept, MariaDB's PAD SPACE collations would still match alice's rows."""
+    response = handler(verified_by_gateway(http_api_v2_event("GET", PROTECTED), "", subject), FakeLambdaContext())
+    lambda_event_loop.run_until_complete(get_engine().dispose())
+    assert response["statusCode"] == 401, response["body"]
+
+
 @pytest.mark.usefixtures("lambda_event_loop")
 def test_a_cognito_id_token_is_refused_even_when_verified() -> None:
     event = verified_by_gateway(http_api_v2_event("GET", PROTECTED), subject="alice")
-    claims = gateway_claims(event)
+    claims = claims_in(event)
     del claims["scope"], claims["client_id"]
     claims.update(token_use="id", aud="example-client-id")
     response = handler(event, FakeLambdaContext())
@@ -244,6 +298,16 @@ async def test_a_refused_bearer_token_is_said_to_be_invalid_without_saying_why(
     without_header = await anonymous_client.get(PROTECTED)
     assert without_header.headers["www-authenticate"] == "Bearer"
     assert without_header.json()["error"]["message"] == messages.NOT_AUTHENTICATED != messages.INVALID_TOKEN
+
+
+@pytest.mark.anyio
+async def test_a_local_token_whose_subject_has_surrounding_whitespace_cannot_read_that_subjects_rows(
+    anonymous_client: AsyncClient, bearer: Callable[..., dict[str, str]]
+) -> None:
+    alices = (await anonymous_client.post(PROTECTED, json={"title": "Run"}, headers=bearer("alice"))).json()
+    response = await anonymous_client.get(f"{PROTECTED}/{alices['id']}", headers=bearer("alice "))
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
 
 
 @pytest.mark.anyio

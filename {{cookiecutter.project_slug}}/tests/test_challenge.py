@@ -12,16 +12,28 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+{%- if cookiecutter.api_auth == "jwt" %}
+from fastapi import FastAPI, status
+from httpx import ASGITransport, AsyncClient
+{%- else %}
 from httpx import AsyncClient
+{%- endif %}
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common import messages
+{%- if cookiecutter.api_auth == "jwt" %}
+from app.common.errors import register_exception_handlers
+{%- endif %}
 from app.database.constant import MAX_ID
 {%- if cookiecutter.api_auth == "jwt" %}
+from app.database.dependency import SessionDep
 from app.module.challenge import access
 {%- endif %}
 from app.module.challenge import messages as challenge_messages
+{%- if cookiecutter.api_auth == "jwt" %}
+from app.module.challenge.dependencies import ChallengeDep, WritableChallengeDep
+{%- endif %}
 from app.module.challenge.models import Challenge
 
 pytestmark = pytest.mark.anyio
@@ -241,4 +253,59 @@ async def test_shared_rows_let_every_caller_read_every_challenge(
     bob = bearer("bob")
     assert (await anonymous_client.get(f"/challenges/{alices['id']}", headers=bob)).json() == alices
     assert (await anonymous_client.get("/challenges", headers=bob)).json()["items"] == [alices]
+
+
+async def test_a_route_that_changes_a_challenge_takes_the_dependency_that_needs_the_write_scope(
+    anonymous_client: AsyncClient, bearer: Callable[..., dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a team's PUT or DELETE /challenges/{id} starts from: WritableChallengeDep needs the write scope where
+    ChallengeDep needs an identity only, and it finds the caller's own challenges even when every caller may read
+    every one (SHARED_ROWS)."""
+    api = FastAPI()
+    register_exception_handlers(api)
+
+    @api.get("/challenges/{challenge_id}")
+    async def read_challenge(challenge: ChallengeDep) -> int:
+        return challenge.id
+
+    @api.delete("/challenges/{challenge_id}", status_code=status.HTTP_204_NO_CONTENT)
+    async def delete_challenge(challenge: WritableChallengeDep, session: SessionDep) -> None:
+        await session.delete(challenge)
+
+    path = api.openapi()["paths"]["/challenges/{challenge_id}"]
+    assert path["get"]["security"] == [{"bearer": list(access.READ_SCOPES)}]
+    assert path["delete"]["security"] == [{"bearer": [access.WRITE_SCOPE]}]
+    monkeypatch.setattr(access, "SHARED_ROWS", True)
+    alices = (await anonymous_client.post("/challenges", json={"title": "Alice's"}, headers=bearer("alice"))).json()
+    async with AsyncClient(transport=ASGITransport(app=api), base_url="http://testserver") as team_api:
+        assert (await team_api.get(f"/challenges/{alices['id']}", headers=bearer("bob"))).json() == alices["id"]
+        # Last: an error rolls back the test's transaction (conftest.py).
+        response = await team_api.delete(f"/challenges/{alices['id']}", headers=bearer("bob"))
+    assert response.status_code == 404, response.text
+
+
+# Subjects that MySQL's default collations (case- and accent-insensitive, trailing spaces ignored) take for "alice".
+LOOKALIKE_SUBJECTS = ["ALICE", "Alicé", "alice "]
+
+
+@pytest.mark.parametrize("subject", LOOKALIKE_SUBJECTS)
+@pytest.mark.parametrize("route", ["list", "get"])
+async def test_a_subject_that_only_collates_like_the_owner_sees_none_of_its_challenges_on_mysql(
+    anonymous_client: AsyncClient,
+    bearer: Callable[..., dict[str, str]],
+    mysql_session: AsyncSession,
+    route: str,
+    subject: str,
+) -> None:
+    """Subjects are compared byte for byte (utf8mb4_bin), and one with surrounding whitespace is refused (401) since
+    MariaDB's utf8mb4_bin still ignores trailing spaces. One request per test: an error rolls back the test's row."""
+    alices = (await anonymous_client.post("/challenges", json={"title": "Alice's"}, headers=bearer("alice"))).json()
+    path = "/challenges" if route == "list" else f"/challenges/{alices['id']}"
+    response = await anonymous_client.get(path, headers=bearer(subject))
+    if subject != subject.strip():
+        assert response.status_code == 401, response.text
+    elif route == "list":
+        assert response.status_code == 200 and response.json()["items"] == [], response.text
+    else:
+        assert response.status_code == 404, response.text
 {%- endif %}

@@ -107,6 +107,22 @@ def verified_by_gateway(event: dict[str, Any], scope: str = "", subject: str = "
     return with_verified_claims(event, claims)
 
 
+TARGET_GROUP_ARN = "arn:aws:elasticloadbalancing:{{ cookiecutter.aws_region }}:123456789012:targetgroup/api/0123456789abcdef"
+
+
+def alb_event(method: str, path: str) -> dict[str, Any]:
+    """An Application Load Balancer event (a target group with a Lambda target), which Mangum also serves."""
+    return {
+        "requestContext": {"elb": {"targetGroupArn": TARGET_GROUP_ARN}},
+        "httpMethod": method,
+        "path": path,
+        "queryStringParameters": {},
+        "headers": {"accept": "application/json", "host": "api.example.com", "x-forwarded-proto": "https"},
+        "body": "",
+        "isBase64Encoded": False,
+    }
+
+
 def with_verified_claims(event: dict[str, Any], claims: dict[str, str]) -> dict[str, Any]:
     """The event after the authorizer verified a token with these claims (strings, as it writes them)."""
     context = {**event["requestContext"], "authorizer": {"jwt": {"claims": claims, "scopes": None}}}

@@ -71,6 +71,21 @@ async def test_mysql_tables_store_full_unicode(mysql_session: AsyncSession, mode
     collations = {row["Name"]: row["Collation"] for row in status}
     for table in model_metadata.tables:
         assert collations[table].startswith("utf8mb4_"), (table, collations[table])
+{%- if cookiecutter.api_auth == "jwt" %}
+
+
+async def test_owner_subjects_are_compared_byte_for_byte(mysql_session: AsyncSession, model_metadata: MetaData) -> None:
+    """Every owner_subject column has a binary collation: the default one would let "ALICE" or "Alicé" list alice's
+    rows (app/database/types.py). `alembic check` compares no collations, so this is what notices a table whose
+    migration left the column on the default one."""
+    owned = [table for table in model_metadata.tables.values() if "owner_subject" in table.columns]
+    if not owned:
+        pytest.skip("no table records an owner")
+    for table in owned:
+        columns = (await mysql_session.execute(text(f"SHOW FULL COLUMNS FROM {table.name}"))).mappings().all()
+        collation = {row["Field"]: row["Collation"] for row in columns}["owner_subject"]
+        assert collation == "utf8mb4_bin", (table.name, collation)
+{%- endif %}
 
 
 def count_calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[None]:

@@ -17,10 +17,19 @@ SCOPE_CLAIMS = ("scope", "scp")
 
 def gateway_claims(scope: Mapping[str, Any]) -> tuple[dict[str, str], list[str]] | None:
     """The verified claims and the authorizer's scopes list from an ASGI scope that Mangum built from an HTTP API
-    event, or None when the request carries none (no gateway, or a route without the authorizer)."""
+    event, or None when the request carries none (no gateway, or a route without the authorizer).
+
+    Only an HTTP API event in payload format 2.0 (the one infra/ deploys, with its requestContext.http) counts: the
+    same claims in any other shape (a REST API or load balancer event, or a direct invocation of the function) were
+    verified by nobody, and the request is anonymous.
+    """
     event = scope.get("aws.event")
-    context = event.get("requestContext") if isinstance(event, dict) else None
-    authorizer = context.get("authorizer") if isinstance(context, dict) else None
+    if not isinstance(event, dict) or event.get("version") != "2.0":
+        return None
+    context = event.get("requestContext")
+    if not isinstance(context, dict) or not isinstance(context.get("http"), dict):
+        return None
+    authorizer = context.get("authorizer")
     jwt = authorizer.get("jwt") if isinstance(authorizer, dict) else None
     claims = jwt.get("claims") if isinstance(jwt, dict) else None
     if not isinstance(claims, dict):

@@ -67,10 +67,14 @@ class MissingScopeError(AppError):
 
 def usable_access_claims(claims: Mapping[str, str]) -> bool:
     """Whether verified claims can identify a caller of this API."""
-    subject = claims.get("sub", "").strip()
+    subject = claims.get("sub", "")
+    # A subject is used exactly as the issuer wrote it, never trimmed (trimmed, "alice " would act as alice), and one
+    # with surrounding whitespace is refused: MySQL and MariaDB compare owner_subject's utf8mb4_bin with trailing spaces
+    # ignored (app/database/types.py), so "alice " would still list alice's rows. Issuers do not mint such subjects.
+    usable_subject = bool(subject) and subject == subject.strip() and len(subject) <= SUBJECT_MAX_LENGTH
     # An ID token proves who signed in to a client, not that the client may call this API (Cognito marks them). A
     # subject too long for owner_subject could not own a row: refused here rather than failing the write.
-    return bool(subject) and len(subject) <= SUBJECT_MAX_LENGTH and claims.get("token_use", "access") == "access"
+    return usable_subject and claims.get("token_use", "access") == "access"
 
 
 def verified_claims(
@@ -100,7 +104,7 @@ async def current_user(
 ) -> User:
     """The caller, holding every scope the route requires (require_scopes); 401 or 403 otherwise."""
     claims, listed = verified_claims(request, credentials)
-    user = User(subject=claims["sub"].strip(), scopes=token_scopes(claims, listed), claims=claims)
+    user = User(subject=claims["sub"], scopes=token_scopes(claims, listed), claims=claims)
     missing = [scope for scope in security_scopes.scopes if scope not in user.scopes]
     if missing:
         raise MissingScopeError(missing)

@@ -2,8 +2,25 @@
 
 from datetime import UTC, datetime
 
+{% if cookiecutter.api_auth == "jwt" -%}
+from sqlalchemy import DateTime, Dialect, String
+from sqlalchemy.dialects import mysql
+{%- else -%}
 from sqlalchemy import DateTime, Dialect
+{%- endif %}
 from sqlalchemy.types import TypeDecorator
+{%- if cookiecutter.api_auth == "jwt" %}
+
+# The binary collation of utf8mb4 on MySQL and MariaDB alike: it compares code points, so "ALICE", "Alicé" and
+# "alice" differ. It still ignores trailing spaces ("alice " = "alice"): utf8mb4_bin is PAD SPACE on both, measured on
+# MariaDB 10.11. MySQL 8.0.17+ (and Aurora MySQL 3, which is MySQL 8.0 compatible) has a NO PAD one, utf8mb4_0900_bin,
+# that MariaDB lacks, and defaults to utf8mb4_0900_ai_ci, which is NO PAD but ignores case and accents (MySQL 8.0
+# Reference Manual: "The binary Collation Compared to _bin Collations" and "Trailing Space Handling in Comparisons";
+# Amazon Aurora User Guide: "Aurora MySQL version 3 compatible with MySQL 8.0"). So the one collation that works on
+# every server is used, and values where trailing spaces would matter are refused before they reach a query
+# (app/auth/identity.py refuses a token subject with surrounding whitespace).
+BINARY_COLLATION = "utf8mb4_bin"
+{%- endif %}
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -34,3 +51,15 @@ def utc_now() -> datetime:
     Set by the app rather than the database's NOW(), which MySQL evaluates in the session's time zone.
     """
     return datetime.now(UTC).replace(microsecond=0)
+{%- if cookiecutter.api_auth == "jwt" %}
+
+
+def exact_string(length: int) -> String:
+    """A VARCHAR compared byte for byte on every database, for values that identify someone (owner_subject).
+
+    The default collation of MySQL and MariaDB ignores case and accents, so a query for "ALICE" or "Alicé" would
+    find alice's rows; BINARY_COLLATION does not. SQLite compares bytes already and knows no such collation, so the
+    collation is a MySQL variant only (autogenerate writes it into new migrations as such).
+    """
+    return String(length).with_variant(mysql.VARCHAR(length, collation=BINARY_COLLATION), "mysql", "mariadb")
+{%- endif %}

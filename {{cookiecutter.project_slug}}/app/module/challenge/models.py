@@ -13,7 +13,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.auth.claims import SUBJECT_MAX_LENGTH
 {% endif -%}
 from app.database.base import Base
+{% if cookiecutter.api_auth == "jwt" -%}
+from app.database.types import UTCDateTime, exact_string, utc_now
+{%- else -%}
 from app.database.types import UTCDateTime, utc_now
+{%- endif %}
 
 
 class Challenge(Base):
@@ -30,6 +34,7 @@ class Challenge(Base):
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utc_now)
 {%- if cookiecutter.api_auth == "jwt" %}
-    # The token subject (`sub`) of the caller that created it (app/module/challenge/access.py).
-    owner_subject: Mapped[str] = mapped_column(String(SUBJECT_MAX_LENGTH), nullable=False)
+    # The token subject (`sub`) of the caller that created it (app/module/challenge/access.py), compared byte for byte
+    # (app/database/types.py).
+    owner_subject: Mapped[str] = mapped_column(exact_string(SUBJECT_MAX_LENGTH), nullable=False)
 {%- endif %}
