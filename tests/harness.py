@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import queue
+import re
 import shutil
 import socket
 import stat
@@ -583,3 +584,15 @@ class LambdaProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def head_revisions(migrations: Path) -> str:
+    """The revisions no other revision follows, in both folders (the team's and the template's), joined by commas as
+    the migrate function reports them."""
+    revisions, parents = set(), set()
+    for path in migrations.glob("*/*.py"):
+        text = path.read_text()
+        revisions.update(re.findall(r'^revision(?:: str)? = "(\w+)"', text, re.M))
+        for parent in re.findall(r"^down_revision(?:: [^=]+)? = (.+)$", text, re.M):
+            parents.update(re.findall(r'"(\w+)"', parent))
+    return ",".join(sorted(revisions - parents))

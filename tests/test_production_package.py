@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from tests.harness import (
     MariaDB,
     TlsFiles,
     gateway_claims,
+    head_revisions,
     http_api_event,
     mariadb_admin,
     moto_secrets_server,
@@ -91,18 +91,6 @@ def production_package(prod_package: Package, tmp_path_factory: pytest.TempPathF
     head = head_revisions(prod_package.infra.parent / "migrations")
     with unpacked_read_only(prod_package.zip_path, tmp_path_factory.mktemp("production") / "task") as task:
         yield ProductionPackage(task, prod_package.python, environments, head)
-
-
-def head_revisions(migrations: Path) -> str:
-    """The revisions no other revision follows, in both folders (the team's and the template's), joined by commas as
-    the migrate function reports them."""
-    revisions, parents = set(), set()
-    for path in migrations.glob("*/*.py"):
-        text = path.read_text()
-        revisions.update(re.findall(r'^revision(?:: str)? = "(\w+)"', text, re.M))
-        for parent in re.findall(r"^down_revision(?:: [^=]+)? = (.+)$", text, re.M):
-            parents.update(re.findall(r'"(\w+)"', parent))
-    return ",".join(sorted(revisions - parents))
 
 
 @pytest.fixture(scope="module")
