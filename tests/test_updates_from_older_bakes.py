@@ -291,6 +291,9 @@ def test_the_template_migration_arrives_and_the_teams_migration_and_rows_survive
     column = text.index('"owner_subject"')
     required = text.index("nullable=False", column)
     owners.write_text(f'{text[:required]}nullable=False, server_default=""{text[required + len("nullable=False"):]}')
+    run(
+        ["uv", "run", "--frozen", "black", "--quiet", str(owners)], project
+    )  # the edit, formatted as the team's code is
     for name, (data, settings) in team_databases.items():
         run([*alembic, "upgrade", "heads"], project, project_env(**settings))
         # The team's revision runs after the template's, joining both lines into one head.
