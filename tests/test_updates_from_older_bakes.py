@@ -337,9 +337,9 @@ def test_the_update_pull_request_says_what_arrived_removes_old_copies_and_runs_t
     run(["bash", "scripts/template_update.sh", "apply", str(artifact)], project, env)
 
     body = (artifact / "pull-request.md").read_text()
-    tests = re.search(
-        r"^\*\*Tests\*\* of the updated project: passed \((\d+) passed, \d+ skipped in [\d.]+s(?: \([\d:]+\))?\)", body, re.M
-    )
+    # pytest's summary, e.g. "250 passed, 14 skipped in 85.48s (0:01:25)" (the minutes only past 60 s).
+    summary_line = r"\((\d+) passed, \d+ skipped in [\d.]+s(?: \([\d:]+\))?\)"
+    tests = re.search(r"^\*\*Tests\*\* of the updated project: passed " + summary_line, body, re.M)
     assert tests, body
     arrived = sorted(str(TEMPLATE_MIGRATIONS / path.name) for path in (project / TEMPLATE_MIGRATIONS).glob("*.py"))
     assert "**Migrations from the template.**" in body and all(f"- `{path}`" in body for path in arrived), body
