@@ -16,18 +16,20 @@ import botocore.session  # type: ignore[import-untyped]
 import pytest
 from httpx import AsyncClient
 from moto import mock_aws
+from pydantic import SecretStr
 
-from app.auth.claims import SUBJECT_MAX_LENGTH, gateway_claims, list_claim, token_scopes
-from app.auth.local_token import as_gateway_claims, issue_local_token, verify_local_token
+from app.auth.claims import SUBJECT_MAX_LENGTH, authorizer_claims, list_claim, token_scopes
+from app.auth.local_token import in_authorizer_format, issue_local_token, verify_local_token
 from app.common import messages
 from app.common.errors import error_body
-from app.common.settings import SettingsError, load_settings
+from app.common.settings import SettingsError, get_settings, load_settings
 from app.database.config import get_engine
 from main import handler
-from tests.conftest import PROJECT_ROOT, TEST_TOKEN_KEY
-from tests.test_handler import (
+from tests.conftest import PROJECT_ROOT, TEST_TOKEN_KEY, clear_cached_configuration
+from tests.gateway_events import (
     FakeLambdaContext,
     alb_event,
+    claims_in,
     http_api_v2_event,
     rest_api_v1_event,
     verified_by_gateway,
@@ -45,7 +47,7 @@ from pathlib import Path
 
 import pytest
 
-from app.auth.claims import gateway_claims, list_claim, token_scopes
+from app.auth.claims import authorizer_claims, list_claim, token_scopes
 from app.auth.local_token import issue_local_token, verify_local_token
 from app.common.settings import SettingsError, load_settings
 from tests.conftest import PROJECT_ROOT, TEST_TOKEN_KEY
@@ -53,12 +55,6 @@ from tests.conftest import PROJECT_ROOT, TEST_TOKEN_KEY
 
 DEPLOYED_DATABASE = {"DB_HOST": "db.internal", "DB_PASSWORD": "pw", "DB_SSL_TRUST_ANY_SERVER": "true"}
 {%- if cookiecutter.include_example_module == "yes" %}
-
-
-def claims_in(event: dict[str, Any]) -> dict[str, str]:
-    """The claims verified_by_gateway put in the event, to change one before the call."""
-    claims: dict[str, str] = event["requestContext"]["authorizer"]["jwt"]["claims"]
-    return claims
 
 
 def cognito_sign_in() -> dict[str, dict[str, Any]]:
@@ -102,11 +98,11 @@ def test_claims_are_read_from_http_api_2_0_events_only() -> None:
     claims = {"requestContext": {"authorizer": {"jwt": {"claims": {"sub": "alice"}, "scopes": None}}}}
     http = {"http": {"method": "GET", "path": "/"}}
     v2 = {**claims, "version": "2.0", "requestContext": {**claims["requestContext"], **http}}
-    assert gateway_claims({"aws.event": v2}) == ({"sub": "alice"}, [])
-    assert gateway_claims({"aws.event": {**v2, "version": "1.0"}}) is None, "payload format 1.0"
-    assert gateway_claims({"aws.event": {**claims, "version": "2.0"}}) is None, "2.0 without its http context"
-    assert gateway_claims({"aws.event": claims}) is None, "no version: REST API, load balancer, direct invocation"
-    assert gateway_claims({}) is None, "no event: a local run"
+    assert authorizer_claims({"aws.event": v2}) == ({"sub": "alice"}, [])
+    assert authorizer_claims({"aws.event": {**v2, "version": "1.0"}}) is None, "payload format 1.0"
+    assert authorizer_claims({"aws.event": {**claims, "version": "2.0"}}) is None, "2.0 without its http context"
+    assert authorizer_claims({"aws.event": claims}) is None, "no version: REST API, load balancer, direct invocation"
+    assert authorizer_claims({}) is None, "no event: a local run"
 
 
 def test_local_tokens_round_trip_and_refuse_tampering_expiry_and_other_keys() -> None:
@@ -165,7 +161,7 @@ def test_cognito_tokens_of_a_signed_in_user_as_the_gateway_passes_them_on(
     """An access token without the module's scope reads but cannot write; the ID token of the same sign-in (which
     the gateway would also accept: its aud is the client) is refused."""
     tokens = cognito_sign_in()
-    access, identity = (as_gateway_claims(tokens[kind]) for kind in ("AccessToken", "IdToken"))
+    access, identity = (in_authorizer_format(tokens[kind]) for kind in ("AccessToken", "IdToken"))
     read = handler(with_verified_claims(http_api_v2_event("GET", PROTECTED), access), FakeLambdaContext())
     write_event = http_api_v2_event("POST", PROTECTED, body=json.dumps({"title": "Run"}))
     write = handler(with_verified_claims(write_event, access), FakeLambdaContext())
@@ -236,18 +232,38 @@ def test_a_write_without_its_scope_is_403_naming_the_scope() -> None:
 
 
 @pytest.mark.parametrize("environment", ["dev", "prod"])
-@pytest.mark.usefixtures("lambda_event_loop")
+@pytest.mark.usefixtures("migrated_database")
 def test_deployed_stages_never_decode_a_bearer_token_themselves(
-    environment: str, reconfigure: pytest.MonkeyPatch
+    environment: str, reconfigure: pytest.MonkeyPatch, lambda_event_loop: asyncio.AbstractEventLoop
 ) -> None:
-    # Well formed and signed with the run's own key: in a deployed stage only the gateway's claims count.
+    """Even holding the key that signed it, a deployed stage refuses a local token: only the gateway's claims count.
+
+    A deployed stage refuses to start with LOCAL_TOKEN_KEY; the key is put into its settings after that check, as a
+    bypassed or broken check would leave it, so that the refusal proven here is identity's own. The same token is
+    accepted in a test run first: the 401 is the stage's, not the token's."""
     token = issue_local_token(TEST_TOKEN_KEY, "mallory", ["challenge/write"])
-    for name, value in {"ENVIRONMENT": environment, "DATABASE_URL": "", **DEPLOYED_DATABASE}.items():
-        reconfigure.setenv(name, value)
-    for method in ("GET", "POST"):
+
+    def answer(method: str) -> dict[str, Any]:
         event = http_api_v2_event(method, PROTECTED, body=json.dumps({"title": "Run"}))
         event["headers"]["authorization"] = f"Bearer {token}"
         response = handler(event, FakeLambdaContext())
+        lambda_event_loop.run_until_complete(get_engine().dispose())
+        return response
+
+    reconfigure.setenv("LOCAL_TOKEN_KEY", TEST_TOKEN_KEY)
+    # A read only: a write would leave mallory's row in the database the other tests share.
+    assert answer("GET")["statusCode"] == 200
+    reconfigure.delenv("LOCAL_TOKEN_KEY")
+    # The suite's database stays, so a stage that did accept the token would answer 200 and 201 rather than 503.
+    reconfigure.setenv("ENVIRONMENT", environment)
+    reconfigure.setenv("DB_SSL_TRUST_ANY_SERVER", "true")
+    clear_cached_configuration()
+    deployed = get_settings()
+    assert deployed.environment.is_deployed
+    # Assignment skips the settings' validation, hence their start-up refusal of the key.
+    deployed.local_token_key = SecretStr(TEST_TOKEN_KEY)
+    for method in ("GET", "POST"):
+        response = answer(method)
         assert response["statusCode"] == 401, (method, response["body"])
         assert response["headers"]["www-authenticate"] == "Bearer"
         assert json.loads(response["body"])["error"]["code"] == "not_authenticated"

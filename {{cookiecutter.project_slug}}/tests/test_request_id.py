@@ -3,21 +3,49 @@ Gateway's request id on Lambda, Lambda's when the event has none, a generated on
 
 {% if cookiecutter.include_example_module == "yes" %}import json
 {% endif %}import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+{%- if cookiecutter.include_example_module == "yes" %}
+from mangum import Mangum
+{%- endif %}
 
 from app.common.errors import register_exception_handlers
-from app.common.request_id import LOG_FIELD, RequestIdMiddleware, log_records_carry_the_request_id
-from main import handler
-{%- if cookiecutter.api_auth == "jwt" and cookiecutter.include_example_module == "yes" %}
-from tests.test_handler import FakeLambdaContext, http_api_v2_event, rest_api_v1_event, verified_by_gateway
+from app.common.request_id import (
+    LOG_FIELD,
+    RequestIdMiddleware,
+    RequestIdRecordFactory,
+    log_records_carry_the_request_id,
+)
+{%- if cookiecutter.include_example_module == "yes" %}
+from main import create_app, handler
 {%- else %}
-from tests.test_handler import FakeLambdaContext, http_api_v2_event, rest_api_v1_event
+from main import handler
 {%- endif %}
+{%- if cookiecutter.api_auth == "jwt" and cookiecutter.include_example_module == "yes" %}
+from tests.gateway_events import FakeLambdaContext, http_api_v2_event, rest_api_v1_event, verified_by_gateway
+{%- else %}
+from tests.gateway_events import FakeLambdaContext, http_api_v2_event, rest_api_v1_event
+{%- endif %}
+
+
+@pytest.fixture(autouse=True)
+def log_record_factory_restored() -> Iterator[Callable[..., logging.LogRecord]]:
+    """The log-record factory as the test found it, restored afterwards: one a test installs would otherwise stamp ids
+    on the next tests' records, and hide an app that no longer installs its own."""
+    found = logging.getLogRecordFactory()
+    yield found
+    logging.setLogRecordFactory(found)
+
+
+def factory_without_request_ids(factory: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    """The factory that was in place before any RequestIdRecordFactory wrapped it."""
+    while isinstance(factory, RequestIdRecordFactory):
+        factory = factory.previous
+    return factory
 
 
 @pytest.fixture
@@ -114,17 +142,24 @@ async def test_an_unhandled_error_answers_500_with_the_request_id(app_records: l
 
 @pytest.mark.usefixtures("lambda_event_loop")
 def test_the_log_lines_of_a_503_carry_the_request_id_of_its_answer(
-    reconfigure: pytest.MonkeyPatch, app_records: list[logging.LogRecord]
+    reconfigure: pytest.MonkeyPatch,
+    app_records: list[logging.LogRecord],
+    log_record_factory_restored: Callable[..., logging.LogRecord],
 ) -> None:
-    """An unreachable database: the 503 and its log line name the same id, which the next request's lines do not."""
+    """An unreachable database: the 503 and its log line name the same id, which the next request's lines do not.
+
+    The app is built as main builds it, from a factory that adds no id (whatever earlier tests or imports installed):
+    the id on the log line is the app's own wiring."""
     reconfigure.setenv("DATABASE_URL", "mysql+aiomysql://app:secret@127.0.0.1:1/app")
     reconfigure.setenv("DB_CONNECT_TIMEOUT", "1")
+    logging.setLogRecordFactory(factory_without_request_ids(log_record_factory_restored))
+    lambda_handler = Mangum(create_app(), lifespan="off")
 {%- if cookiecutter.api_auth == "jwt" %}
     event = with_request_id(verified_by_gateway(http_api_v2_event("GET", "/challenges")), "gateway-id-503")
-    response = handler(event, FakeLambdaContext())
 {%- else %}
-    response = handler(with_request_id(http_api_v2_event("GET", "/challenges"), "gateway-id-503"), FakeLambdaContext())
+    event = with_request_id(http_api_v2_event("GET", "/challenges"), "gateway-id-503")
 {%- endif %}
+    response = lambda_handler(event, FakeLambdaContext())
     assert response["statusCode"] == 503
     assert json.loads(response["body"])["error"]["code"] == "database_unavailable"
     assert response["headers"]["x-request-id"] == "gateway-id-503"

@@ -15,7 +15,7 @@ SUBJECT_MAX_LENGTH = 255
 SCOPE_CLAIMS = ("scope", "scp")
 
 
-def gateway_claims(scope: Mapping[str, Any]) -> tuple[dict[str, str], list[str]] | None:
+def authorizer_claims(scope: Mapping[str, Any]) -> tuple[dict[str, str], list[str]] | None:
     """The verified claims and the authorizer's scopes list from an ASGI scope that Mangum built from an HTTP API
     event, or None when the request carries none (no gateway, or a route without the authorizer).
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
-from app.auth.claims import SUBJECT_MAX_LENGTH, gateway_claims, token_scopes
+from app.auth.claims import SUBJECT_MAX_LENGTH, authorizer_claims, token_scopes
 from app.auth.local_token import verify_local_token
 from app.common import messages
 from app.common.errors import AppError
@@ -82,11 +82,11 @@ def verified_claims(
 ) -> tuple[dict[str, str], list[str]]:
     """The claims this request's caller proved, or NotAuthenticatedError (InvalidTokenError when this run verified
     the bearer token itself and refused it)."""
-    from_gateway = gateway_claims(request.scope)
-    if from_gateway is not None:
-        if not usable_access_claims(from_gateway[0]):
+    from_authorizer = authorizer_claims(request.scope)
+    if from_authorizer is not None:
+        if not usable_access_claims(from_authorizer[0]):
             raise NotAuthenticatedError()
-        return from_gateway
+        return from_authorizer
     settings = get_settings()
     key = settings.local_token_key
     if key is None or settings.environment.is_deployed or credentials is None:

@@ -30,7 +30,7 @@ def _signature(key: str, signed_part: str) -> bytes:
     return hmac.new(key.encode("utf-8"), signed_part.encode("ascii"), hashlib.sha256).digest()
 
 
-def as_gateway_claims(payload: dict[str, Any]) -> dict[str, str]:
+def in_authorizer_format(payload: dict[str, Any]) -> dict[str, str]:
     """A token's claims written the way API Gateway's JWT authorizer hands them to the function: every value a
     string, a list as "[a b]"."""
     return {
@@ -75,4 +75,4 @@ def verify_local_token(key: str, token: str, now: float | None = None) -> dict[s
     expires = payload.get("exp")
     if not isinstance(expires, int) or expires <= (time.time() if now is None else now):
         return None
-    return as_gateway_claims(payload)
+    return in_authorizer_format(payload)

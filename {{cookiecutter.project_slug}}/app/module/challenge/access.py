@@ -21,6 +21,10 @@ Reader = Annotated[User, require_scopes(*READ_SCOPES)]
 Writer = Annotated[User, require_scopes(WRITE_SCOPE)]
 
 
-def row_owner(user: User) -> str | None:
-    """Whose rows the caller sees: its own subject, or None (everyone's) when SHARED_ROWS."""
-    return None if SHARED_ROWS else user.subject
+# What owner_filter gives when rows are shared: no owner to filter on, so reads find every caller's rows.
+EVERY_OWNER = None
+
+
+def owner_filter(user: User) -> str | None:
+    """The owner_subject the caller's reads are limited to: its own subject, or EVERY_OWNER when SHARED_ROWS."""
+    return EVERY_OWNER if SHARED_ROWS else user.subject

@@ -16,7 +16,7 @@ from app.database.constant import MAX_ID
 from app.database.dependency import SessionDep
 from app.module.challenge import service
 {%- if cookiecutter.api_auth == "jwt" %}
-from app.module.challenge.access import Reader, Writer, row_owner
+from app.module.challenge.access import Reader, Writer, owner_filter
 {%- endif %}
 from app.module.challenge.models import Challenge
 {%- if cookiecutter.api_auth == "jwt" %}
@@ -26,7 +26,7 @@ ChallengeId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 async def valid_challenge(user: Reader, session: SessionDep, challenge_id: ChallengeId) -> Challenge:
     """The challenge named by the path parameter, if the caller may see it (access.py): for reads only."""
-    return await service.get_challenge(session, challenge_id, row_owner(user))
+    return await service.get_challenge(session, challenge_id, owner_filter(user))
 
 
 async def writable_challenge(user: Writer, session: SessionDep, challenge_id: ChallengeId) -> Challenge:

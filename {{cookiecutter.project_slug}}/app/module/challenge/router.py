@@ -8,7 +8,7 @@ from app.database.dependency import SessionDep
 from app.database.pagination import DEFAULT_PAGE_SIZE, AfterId, Page, PageSize, page_of
 from app.module.challenge import service
 {%- if cookiecutter.api_auth == "jwt" %}
-from app.module.challenge.access import Reader, Writer, row_owner
+from app.module.challenge.access import Reader, Writer, owner_filter
 {%- endif %}
 from app.module.challenge.dependencies import ChallengeDep
 from app.module.challenge.models import Challenge
@@ -40,7 +40,7 @@ async def list_challenges(
 ) -> dict[str, Any]:
 {%- if cookiecutter.api_auth == "jwt" %}
     """List the caller's challenges, oldest first, one page at a time (app/database/pagination.py)."""
-    return page_of(await service.list_challenges(session, limit, after_id, row_owner(user)), limit)
+    return page_of(await service.list_challenges(session, limit, after_id, owner_filter(user)), limit)
 {%- else %}
     """List challenges, oldest first, one page at a time (app/database/pagination.py)."""
     return page_of(await service.list_challenges(session, limit, after_id), limit)
