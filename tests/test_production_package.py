@@ -16,6 +16,7 @@ import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import Any
 
 import pytest
@@ -34,6 +35,7 @@ from tests.harness import (
     mariadb_admin,
     moto_secrets_server,
     reissue_server_certificate,
+    run_command,
     secrets_client,
     set_write_bits,
     throwaway_mariadb,
@@ -195,6 +197,20 @@ def request(
     return response["statusCode"], response["headers"], json.loads(response["body"])
 
 
+def packaged_local_token(package: ProductionPackage, key: str) -> str:
+    """A token for mallory with challenge/write, issued by the package's own signer with key and accepted by its own
+    verifier: what a local run with LOCAL_TOKEN_KEY=key would let in."""
+    code = (
+        "import sys\n"
+        "from app.auth.local_token import issue_local_token, verify_local_token\n"
+        "token = issue_local_token(sys.argv[1], 'mallory', ['challenge/write'])\n"
+        "assert verify_local_token(sys.argv[1], token) is not None, 'the packaged verifier refused the token'\n"
+        "print(token)\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1"}
+    return run_command([package.python, "-S", "-c", code, key], package.task, env).strip().splitlines()[-1]
+
+
 def migrated(package: ProductionPackage, deployment: Deployment, tmp_path: Path) -> None:
     result = invoke_once(package, deployment, "migrate", tmp_path / "migrate.log")
     assert result == {"revision_before": None, "revision_after": package.head}, (tmp_path / "migrate.log").read_text()
@@ -239,10 +255,11 @@ def test_only_the_identity_the_gateway_verified_reaches_the_database(
     production_package: ProductionPackage, deployment: Deployment, tmp_path: Path, summary: list[str]
 ) -> None:
     """ENVIRONMENT=prod, as packaged: the probes need no token; the example module's routes answer 401 without the
-    authorizer's claims (also to a well-formed bearer token the function would have to verify itself), 403 to a
-    write without its scope; a scoped write is stored for its subject, whom another subject cannot read."""
+    authorizer's claims (also to a local token, signed with a key a local run would accept, that the function would
+    have to verify itself), 403 to a write without its scope; a scoped write is stored for its subject, whom another
+    subject cannot read."""
     migrated(production_package, deployment, tmp_path)
-    unverified = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJtYWxsb3J5Iiwic2NvcGUiOiJjaGFsbGVuZ2Uvd3JpdGUifQ.c2ln"
+    signed_locally = packaged_local_token(production_package, token_urlsafe(32))
     api = start_function(production_package, deployment, "api", tmp_path / "api.log")
     try:
         assert production_package.environments["api"]["ENVIRONMENT"] == "prod"
@@ -250,7 +267,7 @@ def test_only_the_identity_the_gateway_verified_reaches_the_database(
         anonymous = [
             request(api, method, "/challenges", {"title": "anonymous"}, claims=None, headers=headers)
             for method in ("GET", "POST")
-            for headers in ({}, {"authorization": f"Bearer {unverified}"})
+            for headers in ({}, {"authorization": f"Bearer {signed_locally}"})
         ]
         unscoped = request(api, "POST", "/challenges", {"title": "no scope"}, claims=gateway_claims("alice", ""))
         created = request(
@@ -275,8 +292,8 @@ def test_only_the_identity_the_gateway_verified_reaches_the_database(
     assert (others_list[0], others_list[2]["items"]) == (200, [])
     assert rows == [("alice's", "alice")]
     summary.append(
-        "prod package: 401 without the authorizer's claims (also with an unverified token), 403 without the scope, "
-        "a scoped write stored for its subject, 404 for another"
+        "prod package: 401 without the authorizer's claims (also with a validly signed local token), 403 without the "
+        "scope, a scoped write stored for its subject, 404 for another"
     )
 
 
