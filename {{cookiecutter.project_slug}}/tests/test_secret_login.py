@@ -65,8 +65,8 @@ async def test_local_runs_may_use_a_plain_http_endpoint_and_loopback_always_may(
     arn = secrets.create({"password": SENTINEL})
     # Loopback (moto) in a deployed stage: the fetch goes through.
     assert (await SecretLogin(arn, timeout=5).current()).password == SENTINEL
-    # Another host in a local run: allowed, so the fetch is sent there. The host's name leads to moto, so the password
-    # proves the request arrived, and the resolver's record that it was sent to that host.
+    # Another host in a local run: allowed, so the request is sent. That host name resolves to moto here: the password
+    # proves the request arrived, and the resolver's record proves it went to that host.
     port = int(secrets.endpoint.rpartition(":")[2])
     resolve = socket.getaddrinfo
     resolved: list[Any] = []
