@@ -74,7 +74,7 @@ SECRET_FETCH_PROBE = """
 import time
 import main
 started = time.perf_counter()
-from app.database.secrets import fetch_login
+from app.database.secret_login import fetch_login
 fetch_login({arn!r}, 5)
 print((time.perf_counter() - started) * 1000)
 """

@@ -14,6 +14,7 @@ gc.disable()
 from fastapi import FastAPI  # noqa: E402
 from mangum import Mangum  # noqa: E402
 
+from app.api.database_unavailable import register_database_error_handlers  # noqa: E402
 from app.api.health import register_health_routes  # noqa: E402
 from app.common.cors import allow_cross_origin_calls  # noqa: E402
 from app.common.enums import Environment  # noqa: E402
@@ -21,7 +22,6 @@ from app.common.errors import register_exception_handlers  # noqa: E402
 from app.common.request_id import RequestIdMiddleware, log_records_carry_the_request_id  # noqa: E402
 from app.common.responses import document_error_responses  # noqa: E402
 from app.common.settings import get_settings  # noqa: E402
-from app.database.errors import register_database_error_handlers  # noqa: E402
 from app.registry import module_routers  # noqa: E402
 
 

@@ -3,10 +3,10 @@
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from app.api.database_unavailable import register_database_error_handlers
 from app.common.errors import register_exception_handlers
 from app.common.responses import document_error_responses
 from app.database.dependency import SessionDep
-from app.database.errors import register_database_error_handlers
 
 
 def app_with_database_routes() -> FastAPI:

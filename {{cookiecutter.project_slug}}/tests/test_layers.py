@@ -1,37 +1,41 @@
 {% if cookiecutter.api_auth == "jwt" -%}
-"""Layers point one way: app.common <- app.database <- app.auth <- app.module <- app.api, app.registry and main <-
-migrate.
+"""Layers point one way: app.aws <- app.common <- app.database <- app.auth <- app.module <- app.api, app.registry and
+main <- migrate.
 {%- else -%}
-"""Layers point one way: app.common <- app.database <- app.module <- app.api, app.registry and main <- migrate.
+"""Layers point one way: app.aws <- app.common <- app.database <- app.module <- app.api, app.registry and main <-
+migrate.
 {%- endif %}
 
 A lower layer never imports a higher one, so shared code stays free of any domain and a domain can be removed by
-deleting its package and its line in app/registry.py. Alembic belongs to the migration function (migrate.py) alone:
-the API function's code never imports it, so its cold start does not pay for it.
+deleting its package and its line in app/registry.py. The AWS clients (app.aws) are adapters beside the core: they
+use the standard library alone, so the database layer can use them and they can be read, tested and replaced on their
+own. Alembic belongs to the migration function (migrate.py) alone: the API function's code never imports it, so its
+cold start does not pay for it.
 """
 
-import ast
+import sys
 from pathlib import Path
 
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from tests.imports import PROJECT_ROOT, api_sources, imported_modules, module_name
+
 # Lower numbers are lower layers; a module may import its own layer and the ones below.
-{%- if cookiecutter.api_auth == "jwt" %}
 LAYERS = {
-    "app.common": 0,
-    "app.database": 1,
+    # Clients of AWS's APIs: the standard library alone (test_the_aws_clients_use_the_standard_library_alone).
+    "app.aws": 0,
+    "app.common": 1,
+    "app.database": 2,
+{%- if cookiecutter.api_auth == "jwt" %}
     # Who is calling: every module's routes depend on it, and it knows no module.
-    "app.auth": 2,
-    "app.module": 3,
-    "app.api": 4,
-    "app.registry": 4,
-    "main": 4,
-    "migrate": 5,
-}
-{%- else %}
-LAYERS = {"app.common": 0, "app.database": 1, "app.module": 2, "app.api": 3, "app.registry": 3, "main": 3, "migrate": 4}
+    "app.auth": 3,
 {%- endif %}
+    "app.module": 4,
+    "app.api": 5,
+    "app.registry": 5,
+    "main": 5,
+    "migrate": 6,
+}
 # What the API function's code (app/ and main.py) must not import at all.
 MIGRATION_ONLY = ("alembic", "migrate", "migrations")
 
@@ -42,27 +46,6 @@ def layer_of(module: str) -> int | None:
         if module == prefix or module.startswith(f"{prefix}."):
             return layer
     return None
-
-
-def module_name(path: Path, root: Path = PROJECT_ROOT) -> str:
-    """The dotted name a source file is imported as (a package's __init__ as the package)."""
-    return ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
-
-
-def imported_modules(path: Path, module: str) -> set[str]:
-    """Every module name the file imports, including imports inside functions; relative imports are resolved from
-    module, the file's own dotted name."""
-    package = (module if path.name == "__init__.py" else module.rpartition(".")[0]).split(".")
-    modules: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            modules.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            # Level 1 is the file's own package, each further level one package up.
-            base = package[: len(package) - node.level + 1] if node.level else []
-            prefix = ".".join([*base, *([node.module] if node.module else [])])
-            modules.update(f"{prefix}.{alias.name}" for alias in node.names)
-    return modules
 
 
 def layer_violations(path: Path, root: Path = PROJECT_ROOT) -> list[str]:
@@ -76,11 +59,6 @@ def layer_violations(path: Path, root: Path = PROJECT_ROOT) -> list[str]:
         for imported in sorted(imported_modules(path, module))
         if (layer_of(imported) or 0) > own
     ]
-
-
-def api_sources() -> list[Path]:
-    """The API function's own code."""
-    return [*sorted((PROJECT_ROOT / "app").rglob("*.py")), PROJECT_ROOT / "main.py"]
 
 
 def test_no_layer_imports_a_higher_one() -> None:
@@ -106,11 +84,35 @@ def test_the_check_sees_a_violation(tmp_path: Path, source: str) -> None:
     assert layer_violations(path, root=tmp_path) != []
 
 
+def test_the_check_sees_an_aws_client_that_imports_the_app(tmp_path: Path) -> None:
+    path = tmp_path / "app" / "aws" / "secrets_manager.py"
+    path.parent.mkdir(parents=True)
+    path.write_text("from app.common.settings import get_settings\n")
+    assert layer_violations(path, root=tmp_path) == ["app.aws.secrets_manager imports app.common.settings.get_settings"]
+
+
 def test_the_check_allows_imports_of_the_own_and_lower_layers(tmp_path: Path) -> None:
     path = tmp_path / "app" / "database" / "config.py"
     path.parent.mkdir(parents=True)
-    path.write_text("from . import pool\nfrom ..common import settings\nfrom app.common.text import plain_text\n")
+    path.write_text(
+        "from . import pool\nfrom ..common import settings\nfrom app.common.text import plain_text\n"
+        "from app.aws.secrets_manager import get_secret_string\n"
+    )
     assert layer_violations(path, root=tmp_path) == []
+
+
+def test_the_aws_clients_use_the_standard_library_alone() -> None:
+    """app.aws imports nothing of the app but itself, and no package (botocore would cost every cold container's
+    first database request some 400 ms)."""
+    sources = sorted((PROJECT_ROOT / "app" / "aws").rglob("*.py"))
+    assert sources, "app/aws has no source files"
+    foreign = [
+        f"{module_name(path)} imports {imported}"
+        for path in sources
+        for imported in sorted(imported_modules(path, module_name(path)))
+        if not imported.startswith("app.aws.") and imported.split(".", 1)[0] not in sys.stdlib_module_names
+    ]
+    assert foreign == []
 
 
 def test_the_api_code_never_imports_alembic_or_the_migration_function() -> None:

@@ -16,7 +16,7 @@ from app.common import messages
 from app.common.errors import error_response
 from app.common.settings import get_settings
 from app.database.config import get_engine
-from app.database.errors import describe_cause
+from app.database.outage import describe_cause
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ FastAPI's default model, which the app never sends), 400 where it takes a body (
 path names a resource, 401 where it needs an identity and 403 where it needs scopes. A route that answers with
 another error status declares it as usual, with a description only (e.g.
 `responses={409: {"description": messages.TAKEN}}`) and any headers; the body is added here. The 503 of routes that
-need the database is declared that way by app/database/errors.py.
+need the database is declared that way by app/api/database_unavailable.py.
 """
 
 import json

@@ -48,7 +48,7 @@ def connect_options(url: URL, settings: Settings) -> dict[str, Any]:
         options["require_tls"] = bool(settings.db_ssl_ca) or settings.environment.is_deployed
         if settings.db_secret_arn:
             # Also only now: the secret is read when the first connection opens, and kept with this engine.
-            from app.database.secrets import SecretLogin
+            from app.database.secret_login import SecretLogin
 
             login = SecretLogin(
                 settings.db_secret_arn,

@@ -11,8 +11,8 @@ password in clear and the session would carry on unencrypted. Connections that r
 deployed stage: app/database/config.py) refuse such a server before sending anything, and no connection ever answers
 the clear-text method without TLS.
 
-With DB_SECRET_ARN, connections log in with the secret's user name and password (app/database/secrets.py), fetched
-again once when MySQL refuses them, so a rotated password takes effect without a restart.
+With DB_SECRET_ARN, connections log in with the secret's user name and password (app/database/secret_login.py),
+fetched again once when MySQL refuses them, so a rotated password takes effect without a restart.
 """
 
 import asyncio
@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import aiomysql  # type: ignore[import-untyped]
 from pymysql.constants import CLIENT, CR, ER  # type: ignore[import-untyped]
 
-if TYPE_CHECKING:  # app/database/secrets.py loads only when a secret is configured
-    from app.database.secrets import SecretLogin
+if TYPE_CHECKING:  # app/database/secret_login.py loads only when a secret is configured
+    from app.database.secret_login import SecretLogin
 
 
 CLEAR_TEXT_METHOD = "mysql_clear_password"

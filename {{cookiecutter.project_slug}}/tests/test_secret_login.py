@@ -1,146 +1,39 @@
-"""The database login from Secrets Manager (app/database/secrets.py): requests signed exactly as botocore signs them,
-the secret read from a real Secrets Manager API (moto), kept for the process, fetched again when MySQL refuses it,
-and errors that name the secret and the cause but never its value."""
+"""The database login from a Secrets Manager secret (app/database/secret_login.py): read as an RDS secret, kept for the
+process, fetched again when MySQL refuses it, plain http only where the stage allows it, one deadline per fetch, and
+errors (a 503, like any outage) that name the secret and the cause but never its value."""
 
 import asyncio
 import os
 import socket
 import threading
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import aiomysql  # type: ignore[import-untyped]
-import botocore.session  # type: ignore[import-untyped]
 import pytest
-from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
-from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
-from botocore.config import Config  # type: ignore[import-untyped]
-from botocore.credentials import Credentials  # type: ignore[import-untyped]
 from pydantic import SecretStr
 from pymysql.constants import ER  # type: ignore[import-untyped]
 from sqlalchemy import URL, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.aws.errors import AwsRequestError
+from app.aws.secrets_manager import get_secret_string
 from app.common.settings import get_settings, load_settings
-from app.database import mysql_connection, secrets
+from app.database import mysql_connection, secret_login
 from app.database.config import connect_options, create_single_use_engine, database_url
-from app.database.secrets import (
-    AwsCredentials,
-    DatabaseLogin,
-    SecretLogin,
-    SecretUnavailableError,
-    get_secret_string,
-    parse_login,
-    secrets_manager_endpoint,
-    sign_request,
-)
-from tests.moto_secrets import MotoSecretsManager, free_port
+from app.database.outage import DatabaseUnavailableError
+from app.database.secret_login import DatabaseLogin, SecretLogin, SecretUnavailableError, fetch_login
+from tests.moto_secrets import MotoSecretsManager
 
 pytestmark = pytest.mark.anyio
 
-SIGNED_AT = datetime(2026, 11, 26, 12, 34, 56, tzinfo=UTC)
-BODY = b'{"SecretId": "prod/app/db"}'
-HEADERS = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "secretsmanager.GetSecretValue"}
-# botocore needs keys to build a client; resolving its endpoint sends nothing.
-PLACEHOLDER_KEYS = {"aws_access_key_id": "a", "aws_secret_access_key": "b"}  # nosec B105 - not a key
 # A value that must never show in an error message or a log line.
 SENTINEL = "sentinel-9f3a-never-shown"  # nosec B105 - a test value
 
 
-def botocore_headers(
-    url: str, credentials: AwsCredentials, region: str, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, str]:
-    """The headers botocore's own SigV4 signer gives the same request at the same time."""
-    request = AWSRequest(method="POST", url=url, data=BODY, headers=dict(HEADERS))
-    signer = SigV4Auth(
-        Credentials(credentials.access_key_id, credentials.secret_access_key, credentials.session_token),
-        "secretsmanager",
-        region,
-    )
-    # botocore reads the clock through this function (naive UTC).
-    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda *args, **kwargs: SIGNED_AT.replace(tzinfo=None))
-    signer.add_auth(request)
-    return dict(request.headers.items())
-
-
-@pytest.mark.parametrize(
-    ("url", "session_token"),
-    [
-        ("https://secretsmanager.{{ cookiecutter.aws_region }}.amazonaws.com/", "session-token"),
-        ("https://secretsmanager.{{ cookiecutter.aws_region }}.amazonaws.com:443/", None),
-        ("http://127.0.0.1:5000/", "session-token"),
-    ],
-    ids=["https-with-session-token", "https-default-port-without-token", "http-other-port"],
-)
-def test_the_signature_is_the_one_botocore_computes(
-    url: str, session_token: str | None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    credentials = AwsCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", session_token)
-    ours = sign_request(
-        method="POST",
-        url=url,
-        headers=HEADERS,
-        body=BODY,
-        credentials=credentials,
-        region="{{ cookiecutter.aws_region }}",
-        service="secretsmanager",
-        now=SIGNED_AT,
-    )
-    reference = botocore_headers(url, credentials, "{{ cookiecutter.aws_region }}", monkeypatch)
-    assert ours["Authorization"] == reference["Authorization"]
-    assert ours["X-Amz-Date"] == reference["X-Amz-Date"] == "20261126T123456Z"
-    assert ours.get("X-Amz-Security-Token") == reference.get("X-Amz-Security-Token") == session_token
-
-
-def test_credentials_never_show_in_reprs() -> None:
-    credentials = AwsCredentials("AKIDEXAMPLE", SENTINEL, SENTINEL)
-    login = DatabaseLogin("app", SENTINEL)
-    assert SENTINEL not in repr(credentials) and SENTINEL not in repr(login)
-
-
-@pytest.mark.parametrize(
-    ("region", "environ", "endpoint"),
-    [
-        ("eu-west-1", {}, "https://secretsmanager.eu-west-1.amazonaws.com"),
-        ("cn-north-1", {}, "https://secretsmanager.cn-north-1.amazonaws.com.cn"),
-        ("eu-west-1", {"AWS_ENDPOINT_URL": "http://127.0.0.1:4566/"}, "http://127.0.0.1:4566"),
-        (
-            "eu-west-1",
-            {"AWS_ENDPOINT_URL": "http://other:1", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "https://vpce.example"},
-            "https://vpce.example",
-        ),
-    ],
-    ids=["region-default", "china-partition", "global-override", "service-override-wins"],
-)
-def test_the_endpoint_follows_the_region_and_the_sdk_override_variables(
-    region: str, environ: dict[str, str], endpoint: str
-) -> None:
-    assert secrets_manager_endpoint(region, environ) == endpoint
-
-
-def botocore_regions() -> list[str]:
-    """Every region botocore knows for Secrets Manager in the commercial, China and GovCloud partitions."""
-    session = botocore.session.get_session()
-    return [
-        region
-        for partition in ("aws", "aws-cn", "aws-us-gov")
-        for region in session.get_available_regions("secretsmanager", partition_name=partition)
-    ]
-
-
-@pytest.mark.parametrize(("fips", "dualstack"), [(False, True), (True, False), (True, True), (False, False)])
-def test_the_endpoint_is_the_one_botocore_picks_with_fips_and_dualstack(fips: bool, dualstack: bool) -> None:
-    session = botocore.session.get_session()
-    config = Config(use_fips_endpoint=fips, use_dualstack_endpoint=dualstack)
-    environ = {"AWS_USE_FIPS_ENDPOINT": str(fips).lower(), "AWS_USE_DUALSTACK_ENDPOINT": str(dualstack).lower()}
-    disagreements = []
-    for region in botocore_regions():
-        client = session.create_client("secretsmanager", region, config=config, **PLACEHOLDER_KEYS)
-        if secrets_manager_endpoint(region, environ) != client.meta.endpoint_url:
-            disagreements.append((region, client.meta.endpoint_url))
-    assert disagreements == []
+def test_the_login_never_shows_in_reprs() -> None:
+    assert SENTINEL not in repr(DatabaseLogin("app", SENTINEL))
 
 
 def plain_http_settings(environment: str, secret_arn: str) -> Any:
@@ -172,11 +65,22 @@ async def test_local_runs_may_use_a_plain_http_endpoint_and_loopback_always_may(
     arn = secrets.create({"password": SENTINEL})
     # Loopback (moto) in a deployed stage: the fetch goes through.
     assert (await SecretLogin(arn, timeout=5).current()).password == SENTINEL
-    # Another host in a local run: allowed, so the fetch is tried (and fails on the name, not on the rule).
-    reconfigure.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://secrets.internal.invalid:8080")
-    with pytest.raises(SecretUnavailableError) as raised:
-        await SecretLogin(arn, timeout=2, allow_plain_http=True).current()
-    assert "plain http" not in str(raised.value)
+    # Another host in a local run: allowed, so the request is sent. That host name resolves to moto here: the password
+    # proves the request arrived, and the resolver's record proves it went to that host.
+    port = int(secrets.endpoint.rpartition(":")[2])
+    resolve = socket.getaddrinfo
+    resolved: list[Any] = []
+
+    def to_moto(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "secrets.internal.invalid":
+            return resolve(host, *args, **kwargs)
+        resolved.append(host)
+        return resolve("127.0.0.1", port, *args[1:], **kwargs)
+
+    reconfigure.setattr(socket, "getaddrinfo", to_moto)
+    reconfigure.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", f"http://secrets.internal.invalid:{port}")
+    assert (await SecretLogin(arn, timeout=5, allow_plain_http=True).current()).password == SENTINEL
+    assert resolved == ["secrets.internal.invalid"]
 
 
 async def test_one_deadline_bounds_the_whole_fetch_name_resolution_included(
@@ -204,20 +108,24 @@ async def test_one_deadline_bounds_the_whole_fetch_name_resolution_included(
 
 def test_an_rds_secret_is_read_from_secrets_manager(secrets: MotoSecretsManager) -> None:
     arn = secrets.create({"username": "app_user", "password": SENTINEL, "engine": "mysql", "port": 3306})
-    login = parse_login(arn, get_secret_string(arn, timeout=5))
+    login = fetch_login(arn, timeout=5)
     assert (login.username, login.password) == ("app_user", SENTINEL)
 
 
 def test_a_secret_without_a_username_keeps_db_user(secrets: MotoSecretsManager) -> None:
     arn = secrets.create({"password": SENTINEL})
-    assert parse_login(arn, get_secret_string(arn, timeout=5)).username is None
+    assert fetch_login(arn, timeout=5).username is None
 
 
-def test_a_missing_secret_names_the_secret_and_the_cause(secrets: MotoSecretsManager) -> None:
+def test_a_secret_that_cannot_be_read_makes_the_database_unavailable(secrets: MotoSecretsManager) -> None:
+    """The client's error, with its message, becomes the database's outage (a 503 whose log names the cause)."""
     missing = f"test/missing-{uuid.uuid4()}"
-    with pytest.raises(SecretUnavailableError) as raised:
+    with pytest.raises(AwsRequestError) as client_error:
         get_secret_string(missing, timeout=5)
-    assert missing in str(raised.value) and "ResourceNotFoundException" in str(raised.value)
+    with pytest.raises(SecretUnavailableError) as raised:
+        fetch_login(missing, timeout=5)
+    assert isinstance(raised.value, DatabaseUnavailableError) and "ResourceNotFoundException" in str(raised.value)
+    assert str(raised.value) == str(client_error.value)
 
 
 @pytest.mark.parametrize(
@@ -230,39 +138,21 @@ def test_a_secret_of_the_wrong_shape_is_refused_without_showing_its_value(
 ) -> None:
     arn = secrets.create(value)
     with pytest.raises(SecretUnavailableError) as raised:
-        parse_login(arn, get_secret_string(arn, timeout=5))
+        fetch_login(arn, timeout=5)
     assert arn in str(raised.value) and SENTINEL not in str(raised.value)
     assert raised.value.__cause__ is None and raised.value.__context__ is None
-
-
-def test_an_unreachable_endpoint_names_the_endpoint(secrets: MotoSecretsManager) -> None:
-    endpoint = f"http://127.0.0.1:{free_port()}"
-    environ = {**secrets.environment(), "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint}
-    with pytest.raises(SecretUnavailableError) as raised:
-        get_secret_string("db", timeout=5, environ=environ)
-    assert "'db'" in str(raised.value) and endpoint in str(raised.value)
-
-
-@pytest.mark.parametrize(
-    ("missing", "named"),
-    [("AWS_REGION", "AWS_REGION"), ("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")],
-)
-def test_missing_aws_settings_are_named(secrets: MotoSecretsManager, missing: str, named: str) -> None:
-    environ = {name: value for name, value in secrets.environment().items() if name != missing}
-    with pytest.raises(SecretUnavailableError, match=named):
-        get_secret_string("db", timeout=5, environ=environ)
 
 
 def count_fetches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record each fetch of a secret from now on (the secret ids)."""
     fetches: list[str] = []
-    fetch = secrets.fetch_login
+    fetch = secret_login.fetch_login
 
     def counted(secret_id: str, timeout: float, allow_plain_http: bool = False) -> DatabaseLogin:
         fetches.append(secret_id)
         return fetch(secret_id, timeout, allow_plain_http)
 
-    monkeypatch.setattr(secrets, "fetch_login", counted)
+    monkeypatch.setattr(secret_login, "fetch_login", counted)
     return fetches
 
 
@@ -291,7 +181,7 @@ async def test_a_login_refused_again_right_after_a_fetch_waits_before_fetching_a
     assert fetched is not None and len(fetches) == 2
     # Refused again at once: nothing newer to try, and no fetch per request meanwhile.
     assert await login.refresh(fetched) is None and await login.refresh(fetched) is None and len(fetches) == 2
-    monkeypatch.setattr("app.database.secrets.REFETCH_INTERVAL", 0.0)
+    monkeypatch.setattr(secret_login, "REFETCH_INTERVAL", 0.0)
     assert await login.refresh(fetched) is not None and len(fetches) == 3
 
 

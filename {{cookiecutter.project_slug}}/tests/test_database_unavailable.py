@@ -1,6 +1,6 @@
 """While the database cannot be reached, every route that needs it answers 503 with Retry-After and the common error
-body (app/database/errors.py), publishes that 503, and logs the cause without secrets; other database errors stay
-500s, and routes without the database keep working."""
+body (app/api/database_unavailable.py), publishes that 503, and logs the cause without secrets (app/database/outage.py
+describes it); other database errors stay 500s, and routes without the database keep working."""
 
 import logging
 import ssl
@@ -20,9 +20,10 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import exc
 from starlette.requests import Request
 
+from app.api.database_unavailable import handle_database_error
 from app.common.responses import ERROR_RESPONSE_REF
 from app.database.config import get_engine
-from app.database.errors import describe_cause, handle_database_error, is_connection_failure
+from app.database.outage import describe_cause, is_connection_failure
 from tests.database_routes import app_with_database_routes
 from tests.moto_secrets import MotoSecretsManager, free_port
 
@@ -64,7 +65,7 @@ async def own_app_client(own_app: FastAPI, database_down: pytest.MonkeyPatch) ->
 async def test_a_route_that_needs_the_database_answers_503_with_retry_after(
     own_app: FastAPI, own_app_client: AsyncClient, caplog: pytest.LogCaptureFixture, method: str, path: str
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="app.database.errors"):
+    with caplog.at_level(logging.WARNING, logger="app.api.database_unavailable"):
         response = await own_app_client.request(method, path)
     assert response.status_code == 503
     assert response.headers["retry-after"] == RETRY_AFTER
@@ -107,7 +108,7 @@ async def test_a_secret_that_cannot_be_read_is_a_503(
     missing = f"test/missing-{uuid.uuid4()}"
     database_down.setenv("DB_SECRET_ARN", missing)
     transport = ASGITransport(app=app_with_database_routes())
-    with caplog.at_level(logging.WARNING, logger="app.database.errors"):
+    with caplog.at_level(logging.WARNING, logger="app.api.database_unavailable"):
         async with AsyncClient(transport=transport, base_url="http://testserver") as http_client:
             response = await http_client.get("/reads")
     await get_engine().dispose()

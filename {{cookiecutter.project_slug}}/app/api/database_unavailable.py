@@ -19,57 +19,17 @@ from app.common import messages
 from app.common.errors import error_response, handle_error
 from app.common.settings import get_settings
 from app.database.dependency import get_session
+from app.database.outage import DatabaseUnavailableError, describe_cause, is_connection_failure
 
 logger = logging.getLogger(__name__)
 
 DATABASE_UNAVAILABLE = "database_unavailable"
-# MySQL error codes that mean "no usable connection", as opposed to a problem with the statement. Client side (the
-# driver): cannot connect (2002, 2003), unknown host (2005), server gone or lost mid-query (2006, 2013), TLS failed or
-# not offered (2026), login method refused (2059: the clear-text password without TLS). Server side: too many
-# connections (1040, 1203), access denied (1045: a rotated password, a revoked user), host blocked after connect
-# errors (1129), shutting down (1053), connection closed for inactivity (4031).
-CONNECTION_ERROR_CODES = frozenset({2002, 2003, 2005, 2006, 2013, 2026, 2059, 1040, 1045, 1053, 1129, 1203, 4031})
-# How deep describe_cause follows an error's causes (e.g. SQLAlchemy's error, the driver's, then the TLS error).
-CAUSE_DEPTH = 4
 # The 503 as the OpenAPI document publishes it on each route that needs the database (the body is added by
 # app/common/responses.py, as for every error status).
 UNAVAILABLE_RESPONSE = {
     "description": messages.DATABASE_UNAVAILABLE,
     "headers": {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}},
 }
-
-
-class DatabaseUnavailableError(Exception):
-    """The database cannot be used right now for a reason outside the request (e.g. its secret cannot be read)."""
-
-
-def is_connection_failure(error: BaseException) -> bool:
-    """True when the error means the database could not be reached or used, not that the statement failed."""
-    if isinstance(error, (DatabaseUnavailableError, exc.TimeoutError, exc.DisconnectionError)):
-        return True
-    if isinstance(error, (exc.OperationalError, exc.InterfaceError)):
-        if error.connection_invalidated:
-            return True
-        code = error.orig.args[0] if error.orig is not None and error.orig.args else None
-        return code in CONNECTION_ERROR_CODES
-    return False
-
-
-def describe_cause(error: BaseException) -> str:
-    """The error and what caused it, e.g. the TLS failure under "Can't connect", for the log.
-
-    SQLAlchemy's own message is skipped for the driver's: it can quote the statement and its parameters. Secret
-    values never reach these messages (app/database/secrets.py keeps them out of its errors).
-    """
-    parts: list[str] = []
-    current: BaseException | None = error
-    while current is not None and len(parts) < CAUSE_DEPTH:
-        if isinstance(current, exc.StatementError) and current.orig is not None:
-            current = current.orig
-        parts.append(f"{type(current).__name__}: {current}")
-        # `raise ... from None` hides the context on purpose; so does this.
-        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
-    return " <- ".join(parts)
 
 
 async def handle_database_error(request: Request, error: Exception) -> JSONResponse:
