@@ -5,6 +5,7 @@ its site and only it, its mutant has the protection removed and nothing else cha
 from __future__ import annotations
 
 import ast
+import subprocess
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,8 @@ from pathlib import Path
 import pytest
 from pytest_cookies.plugin import Cookies
 
-from tests.mutation_check import FAULTS, Fault, Site, SiteError, first_failure, mutants, splice
+from tests import mutation_check
+from tests.mutation_check import FAULTS, Fault, Site, SiteError, SuiteRun, check_fault, first_failure, mutants, splice
 
 
 @dataclass(frozen=True)
@@ -272,3 +274,44 @@ def test_ci_runs_the_check_the_readme_names_before_the_test_suite() -> None:
     ci_lines = (root / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     # Before the suite, whose summary stays the last thing CI prints.
     assert ci_lines.index(command) < ci_lines.index("uv run pytest")
+
+
+@pytest.mark.parametrize(
+    ("status", "output", "verdict"),
+    [
+        (0, "250 passed in 18.27s\n", (False, "NOT caught")),
+        (1, "FAILED tests/test_auth.py::test_scopes - assert 200 == 403\n", (True, "caught by tests/test_auth.py::")),
+        (2, "ERROR tests/test_auth.py - ImportError\nInterrupted: 1 error during collection\n", (False, "exit 2")),
+    ],
+)
+def test_the_suite_runs_on_the_mutant_which_is_then_undone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: int, output: str, verdict: tuple[bool, str]
+) -> None:
+    fault = FAULTS[0]
+    shape = SHAPES[fault.name]
+    project = project_with(tmp_path, shape, shape.source)
+    seen = []
+
+    def suite(project_under_test: Path) -> SuiteRun:
+        seen.append((project_under_test / shape.path).read_text(encoding="utf-8"))
+        return SuiteRun(status, output, 1.0)
+
+    monkeypatch.setattr(mutation_check, "run_generated_suite", suite)
+    caught, line = check_fault(project, fault)
+    assert seen == [shape.mutant()]
+    assert (project / shape.path).read_text(encoding="utf-8") == shape.source
+    assert caught is verdict[0] and line.startswith(f"fault {fault.name}: ") and verdict[1] in line
+
+
+def test_the_mutant_is_undone_when_the_suite_cannot_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fault = FAULTS[0]
+    shape = SHAPES[fault.name]
+    project = project_with(tmp_path, shape, shape.source)
+
+    def suite(project_under_test: Path) -> SuiteRun:
+        raise subprocess.TimeoutExpired("pytest", 900)
+
+    monkeypatch.setattr(mutation_check, "run_generated_suite", suite)
+    with pytest.raises(subprocess.TimeoutExpired):
+        check_fault(project, fault)
+    assert (project / shape.path).read_text(encoding="utf-8") == shape.source
