@@ -12,16 +12,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_commands
-from tests.harness import (
+from tests.local_services import TlsFiles, write_tls_files
+from tests.packaging_tools import (
     CA_BUNDLE,
     PACKAGE_ENV,
     HarnessError,
-    TlsFiles,
     copy_project,
     find_python,
     host_architecture,
     package_offline,
-    write_tls_files,
 )
 
 # The xdist group of every test that uses prod_package, so that one worker builds it once.

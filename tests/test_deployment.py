@@ -32,19 +32,7 @@ from cfnlint.decode import cfn_yaml
 from pytest_cookies.plugin import Cookies
 
 from tests.conftest import default_context, project_env, render_only, require_commands, run, tool
-from tests.harness import (
-    CA_BUNDLE,
-    ELF_MACHINES,
-    LAMBDA_ENV,
-    PACKAGE_ENV,
-    WRITER_CLAIMS,
-    copy_project,
-    elf_machines,
-    host_architecture,
-    http_api_event,
-    sizes,
-    unpacked_read_only,
-)
+from tests.lambda_events import LAMBDA_ENV, WRITER_CLAIMS, http_api_event
 from tests.packages import (
     CI_ACCESS_ENV,
     KMS_KEY_ARN,
@@ -60,6 +48,16 @@ from tests.packages import (
     SUBNETS,
     Package,
     build_package,
+)
+from tests.packaging_tools import (
+    CA_BUNDLE,
+    ELF_MACHINES,
+    PACKAGE_ENV,
+    copy_project,
+    elf_machines,
+    host_architecture,
+    sizes,
+    unpacked_read_only,
 )
 
 pytestmark = pytest.mark.slow

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import project_env, run
-from tests.harness import free_port
+from tests.local_services import free_port
 
 pytestmark = pytest.mark.slow
 
