@@ -28,8 +28,8 @@ from tests.packaging_tools import HarnessError
 from tests.packaging_tools import project_env as project_env  # noqa: F401 (test modules import it from here)
 from tests.packaging_tools import run_command
 
-# The packages several test modules share, each built once per session (see tests/packages.py).
-pytest_plugins = ["tests.packages"]
+# Fixtures several test modules share: the packages, each built once per session, and the stand-in commands.
+pytest_plugins = ["tests.packages", "tests.stand_ins"]
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
 COOKIECUTTER_JSON = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
