@@ -5,6 +5,7 @@ pytest_plugins in tests/conftest.py for the release, template-update and ci-acce
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -53,23 +54,30 @@ STUBS = {
         """,
     "aws": r"""
         printf 'aws %s\n' "$*" >>"$STUB_LOG"
+        # Exactly the calls of scripts/release.sh and `make -C infra ci-access`; anything else is a mistake.
+        status="--query Stacks[0].StackStatus --output text"
+        url="--query Stacks[0].Outputs[?OutputKey=='HttpApiUrl'].OutputValue --output text"
+        code="--query TemplateBody.Resources.ApiLambdaFunction.Properties.Code.S3Key --output text"
+        outputs="--query Stacks[0].Outputs[].[Description,OutputValue] --output table"
         case "$*" in
-          *StackStatus*)
+          "cloudformation describe-stacks --stack-name "*" $status")
             if [[ -n ${STUB_STACK_ERROR:-} ]]; then echo "$STUB_STACK_ERROR" >&2; exit 254; fi
             echo UPDATE_COMPLETE ;;
-          *HttpApiUrl*)
+          "cloudformation describe-stacks --stack-name "*" $url")
             if [[ ${STUB_NO_URL:-0} == 1 ]]; then echo None; else echo https://api.example.test; fi ;;
-          "cloudformation get-template "*)
+          "cloudformation get-template --stack-name "*" $code")
             live=$(cat "$STUB_DIR/live" 2>/dev/null || printf '%s\n' ${STUB_DEPLOYMENTS:-} | sort -n | tail -n 1)
             echo "serverless/scripts-check/prod/$live-2023-11-14T22:13:21.000Z/scripts-check.zip" ;;
-          "s3api get-object "*)
+          "s3api get-object --bucket "*" --key "*)
             if [[ ! -f $STUB_DIR/record ]]; then
               echo 'An error occurred (NoSuchKey) when calling the GetObject operation' >&2
               exit 254
             fi
             cp "$STUB_DIR/record" "${!#}" ;;
-          "s3api put-object "*) cp "${!#}" "$STUB_DIR/record" ;;
-          *) ;;
+          "s3api put-object --bucket "*" --key "*" --body "*) cp "${!#}" "$STUB_DIR/record" ;;
+          "cloudformation deploy --region "*" --template-file ci-access.yml --stack-name "*) ;;
+          "cloudformation describe-stacks --region "*" --stack-name "*" $outputs") ;;
+          *) echo "aws stand-in: unexpected call: aws $*" >&2; exit 97 ;;
         esac
         """,
     "curl": r"""
@@ -82,14 +90,20 @@ STUBS = {
         """,
     "gh": r"""
         printf 'gh %s\n' "$*" >>"$STUB_LOG"
-        case "$1 $2" in
-          "api "*) printf '%s\n' ${STUB_TAGS:-} ;;
-          "pr list") printf '%s\n' "${STUB_OPEN_PR:-}" ;;
-          "pr create" | "pr edit")
+        # Exactly the calls of scripts/release.sh and scripts/template_update.sh; anything else is a mistake.
+        case "$*" in
+          "api repos/"*"/git/matching-refs/tags/"*" --jq .[].ref") printf '%s\n' ${STUB_TAGS:-} ;;
+          "release create "*" --repo "*" --target "*" --title "*" --generate-notes") ;;
+          "auth setup-git") ;;
+          "pr list --head template-update --base main --state open --json number --jq .[0].number // empty")
+            printf '%s\n' "${STUB_OPEN_PR:-}" ;;
+          "pr create --head template-update --base main --title "*" --body-file "* | \
+            "pr edit "*" --title "*" --body-file "*)
             while (($#)); do
               if [[ $1 == --body-file ]]; then cat "$2" >>"$STUB_DIR/bodies"; fi
               shift
             done ;;
+          *) echo "gh stand-in: unexpected call: gh $*" >&2; exit 97 ;;
         esac
         """,
 }
@@ -136,3 +150,9 @@ def calls(stubs: Path, command: str) -> list[str]:
     """The logged calls of one stand-in, without its name."""
     prefix = f"{command} "
     return [line[len(prefix) :] for line in (stubs / "log").read_text().splitlines() if line.startswith(prefix)]
+
+
+def stand_in_calls(stubs: Path) -> list[str]:
+    """Every call the stand-ins received, in order, each as "command arguments"; the temporary files a script names
+    read as TMPFILE (mktemp names them at random)."""
+    return [re.sub(r"\S*/tmp\.\w+", "TMPFILE", line) for line in (stubs / "log").read_text().splitlines()]

@@ -382,10 +382,22 @@ def ci_access_parameters(project: Path) -> set[str]:
     return set(ci_access_template(project)["Parameters"])
 
 
-def parameter_names(deploy_call: str) -> list[str]:
-    """The parameter names an `aws cloudformation deploy` call passes in --parameter-overrides."""
+def parameter_overrides(deploy_call: str) -> dict[str, str]:
+    """The parameters an `aws cloudformation deploy` call passes in --parameter-overrides, by name."""
     words = deploy_call.split(" --parameter-overrides ", 1)[1].split()
-    return [word.split("=", 1)[0] for word in itertools.takewhile(lambda word: not word.startswith("--"), words)]
+    pairs = [word.split("=", 1) for word in itertools.takewhile(lambda word: not word.startswith("--"), words)]
+    return {name: value for name, value in pairs}
+
+
+def ci_access_calls(slug: str, parameters: str) -> list[str]:
+    """The aws calls of one `make -C infra ci-access`: the stack deployed with these parameters, then its outputs."""
+    stack = f"--region ap-northeast-2 --stack-name {slug}-ci-access-prod"
+    return [
+        f"cloudformation deploy --region ap-northeast-2 --template-file ci-access.yml --stack-name"
+        f" {slug}-ci-access-prod --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset"
+        f" --parameter-overrides {parameters}",
+        f"cloudformation describe-stacks {stack} --query Stacks[0].Outputs[].[Description,OutputValue] --output table",
+    ]
 
 
 def test_make_ci_access_creates_the_stack_and_prints_its_outputs(rendered_project: Path, stubs: Path) -> None:
@@ -395,37 +407,50 @@ def test_make_ci_access_creates_the_stack_and_prints_its_outputs(rendered_projec
     assert refused.returncode != 0 and "Set REPOSITORY=OWNER/REPO" in refused.stdout + refused.stderr
     assert calls(stubs, "aws") == []
     run(["make", "-C", "infra", "ci-access", "REPOSITORY=acme/shop"], rendered_project, stub_env(stubs))
-    deployed, described = calls(stubs, "aws")
-    assert deployed == (
-        "cloudformation deploy --region ap-northeast-2 --template-file ci-access.yml --stack-name "
-        "scripts-check-ci-access-prod --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset "
-        "--parameter-overrides Stage=prod GitHubRepository=acme/shop"
-    )
-    assert described.startswith("cloudformation describe-stacks --region ap-northeast-2 --stack-name scripts-check-")
+    assert calls(stubs, "aws") == ci_access_calls("scripts-check", "Stage=prod GitHubRepository=acme/shop")
+
+
+def test_make_ci_access_passes_the_oidc_provider_it_is_given(rendered_project: Path, stubs: Path) -> None:
     provider = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
     run(
         ["make", "-C", "infra", "ci-access", "REPOSITORY=acme/shop", f"OIDC_PROVIDER_ARN={provider}"],
         rendered_project,
         stub_env(stubs),
     )
-    assert calls(stubs, "aws")[2].endswith(f"GitHubRepository=acme/shop GitHubOidcProviderArn={provider}")
-    # With every setting the stack's header lists, each name make passes must be one the stack declares
-    # (CloudFormation refuses any other).
+    parameters = f"Stage=prod GitHubRepository=acme/shop GitHubOidcProviderArn={provider}"
+    assert calls(stubs, "aws") == ci_access_calls("scripts-check", parameters)
+
+
+def test_make_ci_access_with_every_setting_passes_exactly_those_parameters(rendered_project: Path, stubs: Path) -> None:
+    """Every setting the stack's header lists reaches the stack under the name the stack declares (CloudFormation
+    refuses any other), with its value, and nothing else does."""
     secret = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:scripts-check/prod/db-AbCdEf"
+    migration_secret = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:scripts-check/prod/ddl-AbCdEf"
     key = "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    settings = [f"DB_SECRET_ARN={secret}", f"DB_MIGRATION_SECRET_ARN={secret}", f"DB_SECRET_KMS_KEY_ARN={key}"]
+    settings = [
+        f"DB_SECRET_ARN={secret}",
+        f"DB_MIGRATION_SECRET_ARN={migration_secret}",
+        f"DB_SECRET_KMS_KEY_ARN={key}",
+    ]
     run(
         ["make", "-C", "infra", "ci-access", "REPOSITORY=acme/shop", *settings, "VPC=true"],
         rendered_project,
         stub_env(stubs),
     )
-    deploys = [call for call in calls(stubs, "aws") if call.startswith("cloudformation deploy ")]
-    assert len(deploys) == 3
-    for deploy in deploys:
-        assert set(parameter_names(deploy)) <= ci_access_parameters(rendered_project), deploy
+    deploy, _ = calls(stubs, "aws")
+    passed = parameter_overrides(deploy)
+    assert passed == {
+        "Stage": "prod",
+        "GitHubRepository": "acme/shop",
+        "DatabaseSecretArn": secret,
+        "MigrationSecretArn": migration_secret,
+        "SecretKmsKeyArn": key,
+        "FunctionsInVpc": "true",
+    }
+    assert set(passed) <= ci_access_parameters(rendered_project)
 
 
 def test_make_ci_access_with_access_keys_needs_no_repository(alternative_project: Path, stubs: Path) -> None:
     run(["make", "-C", "infra", "ci-access"], alternative_project, stub_env(stubs))
-    assert calls(stubs, "aws")[0].endswith("--parameter-overrides Stage=prod")
-    assert set(parameter_names(calls(stubs, "aws")[0])) <= ci_access_parameters(alternative_project)
+    assert calls(stubs, "aws") == ci_access_calls("alt-backend", "Stage=prod")
+    assert set(parameter_overrides(calls(stubs, "aws")[0])) <= ci_access_parameters(alternative_project)

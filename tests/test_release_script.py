@@ -16,7 +16,7 @@ from unittest.mock import ANY
 import pytest
 
 from tests.conftest import run, tool
-from tests.stand_ins import calls, stub_env
+from tests.stand_ins import calls, stand_in_calls, stub_env
 from tests.test_docs_languages import PROJECT_TEMPLATE
 
 SCRIPTS = ("scripts/release.sh", "scripts/template_update.sh")
@@ -50,6 +50,34 @@ READY = "--fail --silent --show-error --max-time 10 https://api.example.test/hea
 READ_REVISION = 'sls invoke --function migrate --stage prod --data {"read_only": true}'
 
 RECORD_KEY = "serverless/scripts-check/prod/.last-release"
+# The calls of scripts/release.sh to the stand-ins (tests/stand_ins.py), as they log them.
+STACK_STATUS = (
+    "aws cloudformation describe-stacks --stack-name scripts-check-prod --query Stacks[0].StackStatus --output text"
+)
+API_URL = (
+    "aws cloudformation describe-stacks --stack-name scripts-check-prod "
+    "--query Stacks[0].Outputs[?OutputKey=='HttpApiUrl'].OutputValue --output text"
+)
+LIVE_DEPLOYMENT = (
+    "aws cloudformation get-template --stack-name scripts-check-prod "
+    "--query TemplateBody.Resources.ApiLambdaFunction.Properties.Code.S3Key --output text"
+)
+READ_RECORD = f"aws s3api get-object --bucket artifacts --key {RECORD_KEY} TMPFILE"
+WRITE_RECORD = f"aws s3api put-object --bucket artifacts --key {RECORD_KEY} --body TMPFILE"
+DEPLOYMENTS = "npx sls deploy list --stage prod"
+DEPLOY = "npx sls deploy --stage prod"
+CHECK = f"curl {READY}"
+LOOKUP_TAG = "api repos/acme/shop/git/matching-refs/tags/"
+# A deploy with a stack to restore: the deployments listed, the new one deployed, then migrated.
+DEPLOY_AND_MIGRATE = [DEPLOYMENTS, DEPLOY, API_URL, f"npx {MIGRATE}"]
+# A deploy without a release on record that passes its check: the live deployment is recorded as the release.
+RELEASED = [STACK_STATUS, READ_RECORD, LIVE_DEPLOYMENT, *DEPLOY_AND_MIGRATE, CHECK, LIVE_DEPLOYMENT, WRITE_RECORD]
+# `scripts/release.sh rollback prod` finding the stack, the release on record and the deployment it runs.
+ROLLBACK_COMMAND = [STACK_STATUS, READ_RECORD, LIVE_DEPLOYMENT]
+
+
+def rollback_to(deployment: str) -> str:
+    return f"npx sls rollback --stage prod --timestamp {deployment}"
 
 
 def script(project: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -105,6 +133,18 @@ def test_a_failing_readiness_check_rolls_back_and_releases_nothing(project: Path
     assert restored in result.stderr
     assert "the restored deployment passes the readiness check" in result.stderr
     assert restored in summary.read_text()
+    assert stand_in_calls(stubs) == [
+        STACK_STATUS,
+        READ_RECORD,
+        LIVE_DEPLOYMENT,
+        *DEPLOY_AND_MIGRATE,
+        CHECK,
+        CHECK,
+        LIVE_DEPLOYMENT,
+        rollback_to("1700000002000"),
+        API_URL,
+        CHECK,
+    ]
 
 
 def test_a_rollback_that_does_not_help_says_the_cause_is_elsewhere(project: Path, stubs: Path) -> None:
@@ -113,6 +153,19 @@ def test_a_rollback_that_does_not_help_says_the_cause_is_elsewhere(project: Path
     assert calls(stubs, "npx")[-1] == "sls rollback --stage prod --timestamp 1700000001000"
     assert "fails the readiness check too, so the cause is probably outside the code" in result.stderr
     assert calls(stubs, "gh") == []
+    assert stand_in_calls(stubs) == [
+        STACK_STATUS,
+        READ_RECORD,
+        LIVE_DEPLOYMENT,
+        *DEPLOY_AND_MIGRATE,
+        CHECK,
+        CHECK,
+        LIVE_DEPLOYMENT,
+        rollback_to("1700000001000"),
+        API_URL,
+        CHECK,
+        CHECK,
+    ]
 
 
 def test_a_failed_rollback_says_the_new_release_is_still_live(project: Path, stubs: Path) -> None:
@@ -121,6 +174,16 @@ def test_a_failed_rollback_says_the_new_release_is_still_live(project: Path, stu
     assert result.returncode == 1
     assert "the rollback to deployment 1700000001000 failed too: the new release is still live" in result.stderr
     assert calls(stubs, "gh") == []
+    assert stand_in_calls(stubs) == [
+        STACK_STATUS,
+        READ_RECORD,
+        LIVE_DEPLOYMENT,
+        *DEPLOY_AND_MIGRATE,
+        CHECK,
+        CHECK,
+        LIVE_DEPLOYMENT,
+        rollback_to("1700000001000"),
+    ]
 
 
 def test_a_first_deploy_that_fails_the_check_has_nothing_to_restore(project: Path, stubs: Path) -> None:
@@ -129,6 +192,7 @@ def test_a_first_deploy_that_fails_the_check_has_nothing_to_restore(project: Pat
     assert calls(stubs, "npx") == ["sls deploy --stage prod", MIGRATE]
     assert "There is no earlier deployment to restore" in result.stderr
     assert calls(stubs, "gh") == []
+    assert stand_in_calls(stubs) == [STACK_STATUS, DEPLOY, API_URL, f"npx {MIGRATE}", CHECK, CHECK]
 
 
 def test_a_stack_that_cannot_be_read_stops_before_deploying(project: Path, stubs: Path) -> None:
@@ -136,6 +200,7 @@ def test_a_stack_that_cannot_be_read_stops_before_deploying(project: Path, stubs
     assert result.returncode == 1
     assert calls(stubs, "npx") == []
     assert "nothing was deployed" in result.stderr
+    assert stand_in_calls(stubs) == [STACK_STATUS]
 
 
 def test_ci_without_the_stack_secrets_stops_before_deploying(project: Path, stubs: Path) -> None:
@@ -144,6 +209,7 @@ def test_ci_without_the_stack_secrets_stops_before_deploying(project: Path, stub
     assert result.returncode == 1
     assert "Missing environment secrets: AWS_CLOUDFORMATION_ROLE_ARN SERVERLESS_DEPLOYMENT_BUCKET" in result.stderr
     assert calls(stubs, "npx") == [] and calls(stubs, "aws") == []
+    assert stand_in_calls(stubs) == []
 
 
 def test_a_passing_check_creates_the_release_once(project: Path, stubs: Path) -> None:
@@ -157,6 +223,7 @@ def test_a_passing_check_creates_the_release_once(project: Path, stubs: Path) ->
     assert tag in today_tags()
     assert created[0] == f"release create {tag} --repo acme/shop --target {SHA} --title {tag} --generate-notes"
     assert calls(stubs, "gh") == [f"api repos/acme/shop/git/matching-refs/tags/{tag} --jq .[].ref", created[0]]
+    assert stand_in_calls(stubs) == [*RELEASED, f"gh {LOOKUP_TAG}{tag} --jq .[].ref", f"gh {created[0]}"]
 
 
 def test_the_deploy_migrates_then_checks_readiness(project: Path, stubs: Path) -> None:
@@ -173,6 +240,7 @@ def test_the_deploy_migrates_then_checks_readiness(project: Path, stubs: Path) -
     ]
     assert '"revision_after": "0002"' in result.stdout
     assert "Migration done; readiness check passed" in result.stdout
+    assert stand_in_calls(stubs) == RELEASED
 
 
 def test_a_failing_migration_rolls_the_code_back_and_releases_nothing(project: Path, stubs: Path) -> None:
@@ -196,6 +264,19 @@ def test_a_failing_migration_rolls_the_code_back_and_releases_nothing(project: P
     assert "Rolled back the code of scripts-check-prod to deployment 1700000001000" in result.stderr
     assert "the restored deployment passes the readiness check" in result.stderr
     assert calls(stubs, "gh") == []
+    assert stand_in_calls(stubs) == [
+        STACK_STATUS,
+        READ_RECORD,
+        DEPLOYMENTS,
+        DEPLOY,
+        API_URL,
+        f"npx {MIGRATE}",
+        LIVE_DEPLOYMENT,
+        f"npx {READ_REVISION}",
+        rollback_to("1700000001000"),
+        API_URL,
+        CHECK,
+    ]
 
 
 def test_a_failing_first_migration_has_no_code_to_restore(project: Path, stubs: Path) -> None:
@@ -207,6 +288,7 @@ def test_a_failing_first_migration_has_no_code_to_restore(project: Path, stubs: 
     assert "::error::The migration failed" in result.stderr
     assert "There is no earlier deployment to restore" in result.stderr
     assert calls(stubs, "gh") == []
+    assert stand_in_calls(stubs) == [STACK_STATUS, DEPLOY, API_URL, f"npx {MIGRATE}"]
 
 
 def record_release(stubs: Path, deployment: str, revision: str) -> None:
@@ -227,6 +309,7 @@ def test_a_failure_after_a_rolled_back_release_returns_to_the_last_passing_relea
     assert recorded(stubs) == {"deployment": "1700000100000", "revision": "0002", "commit": SHA, "released": ANY}
     put = f"s3api put-object --bucket artifacts --key {RECORD_KEY} "
     assert any(call.startswith(put) for call in calls(stubs, "aws"))
+    assert stand_in_calls(stubs) == RELEASED
 
     failing = release_env(stubs, STUB_DEPLOYMENTS="1", STUB_ROLLBACK_RESTORES="1")
     for deployed in ("1700000101000", "1700000102000"):
@@ -237,6 +320,8 @@ def test_a_failure_after_a_rolled_back_release_returns_to_the_last_passing_relea
         assert calls(stubs, "npx")[-1] == "sls rollback --stage prod --timestamp 1700000100000", deployed
         assert "Readiness check failed" in result.stderr
         assert recorded(stubs)["deployment"] == "1700000100000"
+        checks_then_rollback = [CHECK, CHECK, LIVE_DEPLOYMENT, rollback_to("1700000100000"), API_URL, CHECK]
+        assert stand_in_calls(stubs) == [STACK_STATUS, READ_RECORD, *DEPLOY_AND_MIGRATE, *checks_then_rollback]
     assert (stubs / "deployments").read_text().split() == ["1700000100000", "1700000101000", "1700000102000"]
     assert calls(stubs, "gh") == []
 
@@ -251,6 +336,17 @@ def test_an_unexpected_error_after_the_deploy_rolls_back_and_says_so(project: Pa
     assert stopped in result.stderr
     assert "Rolled back the code of scripts-check-prod to deployment 1700000001000" in result.stderr
     assert calls(stubs, "gh") == []
+    assert stand_in_calls(stubs) == [
+        STACK_STATUS,
+        READ_RECORD,
+        DEPLOYMENTS,
+        DEPLOY,
+        API_URL,
+        LIVE_DEPLOYMENT,
+        f"npx {READ_REVISION}",
+        rollback_to("1700000001000"),
+        API_URL,
+    ]
 
 
 def test_a_cancelled_release_says_what_is_live_and_the_rollback_command_restores_the_record(
@@ -275,6 +371,21 @@ def test_a_cancelled_release_says_what_is_live_and_the_rollback_command_restores
     assert "passes the readiness check" in restored.stdout
     again = script(project, "scripts/release.sh", "rollback", "prod", env=release_env(stubs))
     assert again.returncode == 0 and "nothing to roll back" in again.stdout
+    assert stand_in_calls(stubs) == [
+        STACK_STATUS,
+        READ_RECORD,
+        DEPLOYMENTS,
+        DEPLOY,
+        API_URL,
+        f"npx {MIGRATE}",
+        CHECK,
+        *ROLLBACK_COMMAND,
+        f"npx {READ_REVISION}",
+        rollback_to("1700000001000"),
+        API_URL,
+        CHECK,
+        *ROLLBACK_COMMAND,
+    ]
 
 
 def test_a_rollback_across_a_migration_is_refused_unless_allowed(project: Path, stubs: Path) -> None:
@@ -301,6 +412,24 @@ def test_a_rollback_across_a_migration_is_refused_unless_allowed(project: Path, 
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
     assert calls(stubs, "npx")[-1] == "sls rollback --stage prod --timestamp 1700000001000"
     assert "Rolling back although the database is at revision 0003" in allowed.stdout
+    assert stand_in_calls(stubs) == [
+        STACK_STATUS,
+        READ_RECORD,
+        DEPLOYMENTS,
+        DEPLOY,
+        API_URL,
+        f"npx {MIGRATE}",
+        CHECK,
+        CHECK,
+        LIVE_DEPLOYMENT,
+        *ROLLBACK_COMMAND,
+        f"npx {READ_REVISION}",
+        *ROLLBACK_COMMAND,
+        f"npx {READ_REVISION}",
+        rollback_to("1700000001000"),
+        API_URL,
+        CHECK,
+    ]
 
 
 def test_a_commit_released_again_the_same_day_gets_the_next_free_tag(project: Path, stubs: Path) -> None:
@@ -309,12 +438,14 @@ def test_a_commit_released_again_the_same_day_gets_the_next_free_tag(project: Pa
     assert result.returncode == 0, result.stderr
     (created,) = [call for call in calls(stubs, "gh") if call.startswith("release create")]
     assert created.split()[2] in {f"{tag}.3" for tag in today_tags()}
+    assert stand_in_calls(stubs) == [f"gh {LOOKUP_TAG}{created.split()[2][:-2]} --jq .[].ref", f"gh {created}"]
 
 
 @pytest.mark.parametrize("args", [[], ["deploy"], ["publish", "extra"], ["unknown"]])
 def test_release_script_usage_errors_exit_2(project: Path, stubs: Path, args: list[str]) -> None:
     result = script(project, "scripts/release.sh", *args, env=release_env(stubs))
     assert result.returncode == 2 and "scripts/release.sh deploy STAGE" in result.stderr
+    assert stand_in_calls(stubs) == []
 
 
 def test_the_scripts_pass_shellcheck() -> None:
