@@ -51,12 +51,38 @@ def missing_pythons_message(versions: Sequence[str]) -> str | None:
     )
 
 
+# Runs in the runtime's Python inside an unzipped package: one JSON request per stdin line
+# ({"handler": "module.function", "event": {...}} or {"modules": true}), one JSON line back on the original stdout.
+# A handler that raises answers {"errorMessage", "errorType"}, as Lambda reports a failed invocation. Anything the app
+# writes (its log lines, through a root handler as Lambda's runtime installs one, in Lambda's JSON log format when
+# AWS_LAMBDA_LOG_FORMAT says so, as the packaged LoggingConfig makes it) goes to stderr.
 LAMBDA_DRIVER = r"""
-import importlib, json, logging, os, sys
+import importlib, json, logging, os, sys, time
 replies = os.fdopen(os.dup(1), "w")
 os.dup2(2, 1)
 sys.stdout = sys.stderr
-logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+current_request_id = None
+
+
+class JsonFormatter(logging.Formatter):
+    # Lambda's runtime with the JSON log format (AWS_LAMBDA_LOG_FORMAT=JSON): its fields, then every attribute the
+    # app set on the record, as one JSON object per line.
+    reserved = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+    converter = time.gmtime
+
+    def format(self, record):
+        line = {"timestamp": self.formatTime(record, "%Y-%m-%dT%H:%M:%SZ"), "level": record.levelname,
+                "message": record.getMessage(), "logger": record.name, "requestId": current_request_id}
+        line.update((key, value) for key, value in vars(record).items() if key not in self.reserved | set(line))
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+handler = logging.StreamHandler(sys.stderr)
+if os.environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON":
+    handler.setFormatter(JsonFormatter())
+else:
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
 class Context:
@@ -65,7 +91,8 @@ class Context:
     invoked_function_arn = "arn:aws:lambda:ap-northeast-2:123456789012:function:function"
 
     def __init__(self, number):
-        self.aws_request_id = f"request-{number}"
+        global current_request_id
+        self.aws_request_id = current_request_id = f"request-{number}"
 
     def get_remaining_time_in_millis(self):
         return 29000

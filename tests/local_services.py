@@ -226,9 +226,3 @@ def mariadb_admin(server: MariaDB, *statements: str) -> list[tuple[Any, ...]]:
             return rows
     finally:
         admin.close()
-
-
-# Runs in the runtime's Python inside an unzipped package: one JSON request per stdin line
-# ({"handler": "module.function", "event": {...}} or {"modules": true}), one JSON line back on the original stdout.
-# A handler that raises answers {"errorMessage", "errorType"}, as Lambda reports a failed invocation. Anything the app
-# writes (its log lines, through a root handler as Lambda's runtime installs one) goes to stderr.

@@ -68,10 +68,15 @@ DEPLOYMENTS = "npx sls deploy list --stage prod"
 DEPLOY = "npx sls deploy --stage prod"
 CHECK = f"curl {READY}"
 LOOKUP_TAG = "api repos/acme/shop/git/matching-refs/tags/"
-# A deploy with a stack to restore: the deployments listed, the new one deployed, then migrated.
-DEPLOY_AND_MIGRATE = [DEPLOYMENTS, DEPLOY, API_URL, f"npx {MIGRATE}"]
-# A deploy without a release on record that passes its check: the live deployment is recorded as the release.
-RELEASED = [STACK_STATUS, READ_RECORD, LIVE_DEPLOYMENT, *DEPLOY_AND_MIGRATE, CHECK, LIVE_DEPLOYMENT, WRITE_RECORD]
+# A deploy with a stack to restore: the deployments listed, the new one deployed and its URL read.
+DEPLOYED = [DEPLOYMENTS, DEPLOY, API_URL]
+DEPLOY_AND_MIGRATE = [*DEPLOYED, f"npx {MIGRATE}"]
+# No release on record: the deployment the stack runs is read as the one a rollback would restore.
+UNRECORDED_DEPLOY = [STACK_STATUS, READ_RECORD, LIVE_DEPLOYMENT, *DEPLOY_AND_MIGRATE]
+# The readiness check failing on each of its attempts (READINESS_ATTEMPTS).
+FAILED_CHECK = [CHECK, CHECK]
+# A deploy without a release on record that passes its check: the deployment it made is recorded as the release.
+RELEASED = [*UNRECORDED_DEPLOY, CHECK, LIVE_DEPLOYMENT, WRITE_RECORD]
 # `scripts/release.sh rollback prod` finding the stack, the release on record and the deployment it runs.
 ROLLBACK_COMMAND = [STACK_STATUS, READ_RECORD, LIVE_DEPLOYMENT]
 
@@ -134,12 +139,8 @@ def test_a_failing_readiness_check_rolls_back_and_releases_nothing(project: Path
     assert "the restored deployment passes the readiness check" in result.stderr
     assert restored in summary.read_text()
     assert stand_in_calls(stubs) == [
-        STACK_STATUS,
-        READ_RECORD,
-        LIVE_DEPLOYMENT,
-        *DEPLOY_AND_MIGRATE,
-        CHECK,
-        CHECK,
+        *UNRECORDED_DEPLOY,
+        *FAILED_CHECK,
         LIVE_DEPLOYMENT,
         rollback_to("1700000002000"),
         API_URL,
@@ -154,17 +155,12 @@ def test_a_rollback_that_does_not_help_says_the_cause_is_elsewhere(project: Path
     assert "fails the readiness check too, so the cause is probably outside the code" in result.stderr
     assert calls(stubs, "gh") == []
     assert stand_in_calls(stubs) == [
-        STACK_STATUS,
-        READ_RECORD,
-        LIVE_DEPLOYMENT,
-        *DEPLOY_AND_MIGRATE,
-        CHECK,
-        CHECK,
+        *UNRECORDED_DEPLOY,
+        *FAILED_CHECK,
         LIVE_DEPLOYMENT,
         rollback_to("1700000001000"),
         API_URL,
-        CHECK,
-        CHECK,
+        *FAILED_CHECK,
     ]
 
 
@@ -175,12 +171,8 @@ def test_a_failed_rollback_says_the_new_release_is_still_live(project: Path, stu
     assert "the rollback to deployment 1700000001000 failed too: the new release is still live" in result.stderr
     assert calls(stubs, "gh") == []
     assert stand_in_calls(stubs) == [
-        STACK_STATUS,
-        READ_RECORD,
-        LIVE_DEPLOYMENT,
-        *DEPLOY_AND_MIGRATE,
-        CHECK,
-        CHECK,
+        *UNRECORDED_DEPLOY,
+        *FAILED_CHECK,
         LIVE_DEPLOYMENT,
         rollback_to("1700000001000"),
     ]
@@ -267,9 +259,7 @@ def test_a_failing_migration_rolls_the_code_back_and_releases_nothing(project: P
     assert stand_in_calls(stubs) == [
         STACK_STATUS,
         READ_RECORD,
-        DEPLOYMENTS,
-        DEPLOY,
-        API_URL,
+        *DEPLOYED,
         f"npx {MIGRATE}",
         LIVE_DEPLOYMENT,
         f"npx {READ_REVISION}",
@@ -339,9 +329,7 @@ def test_an_unexpected_error_after_the_deploy_rolls_back_and_says_so(project: Pa
     assert stand_in_calls(stubs) == [
         STACK_STATUS,
         READ_RECORD,
-        DEPLOYMENTS,
-        DEPLOY,
-        API_URL,
+        *DEPLOYED,
         LIVE_DEPLOYMENT,
         f"npx {READ_REVISION}",
         rollback_to("1700000001000"),
@@ -374,9 +362,7 @@ def test_a_cancelled_release_says_what_is_live_and_the_rollback_command_restores
     assert stand_in_calls(stubs) == [
         STACK_STATUS,
         READ_RECORD,
-        DEPLOYMENTS,
-        DEPLOY,
-        API_URL,
+        *DEPLOYED,
         f"npx {MIGRATE}",
         CHECK,
         *ROLLBACK_COMMAND,
@@ -415,12 +401,9 @@ def test_a_rollback_across_a_migration_is_refused_unless_allowed(project: Path, 
     assert stand_in_calls(stubs) == [
         STACK_STATUS,
         READ_RECORD,
-        DEPLOYMENTS,
-        DEPLOY,
-        API_URL,
+        *DEPLOYED,
         f"npx {MIGRATE}",
-        CHECK,
-        CHECK,
+        *FAILED_CHECK,
         LIVE_DEPLOYMENT,
         *ROLLBACK_COMMAND,
         f"npx {READ_REVISION}",
