@@ -146,6 +146,22 @@ def test_each_alarm_description_names_the_saved_query_or_runbook_step_it_points_
         ('{ $.message != "x*" }', '{"message": "y"}', True),
         ('{ $.message != "x*" }', '{"message": "xy"}', False),
     ],
+    ids=[
+        "prefix",
+        "other-message",
+        "whole-field",
+        "infix",
+        "missing-field",
+        "not-json",
+        "not-an-object",
+        "and",
+        "and-one-false",
+        "or-parenthesised",
+        "or-both-false",
+        "list-index",
+        "not-equal",
+        "not-equal-matching",
+    ],
 )
 def test_the_filter_matcher_follows_cloudwatchs_rules_for_json_patterns(pattern: str, line: str, counted: bool) -> None:
     assert matches(pattern, line) is counted
