@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.harness import LAMBDA_ENV, http_api_event
+from tests.lambda_events import LAMBDA_ENV, http_api_event
 
 HEALTH_EVENT = http_api_event("GET", "/health")
 PROBE = """

@@ -23,8 +23,8 @@ from datetime import date
 from pathlib import Path
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, Python puts benchmarks/ on sys.path but not the repository root, whose tests/harness.py packages
-# a bake the way the template's tests do.
+# Run as a script, Python puts benchmarks/ on sys.path but not the repository root, whose tests/packaging_tools.py
+# packages a bake the way the template's tests do.
 sys.path.insert(0, str(TEMPLATE_ROOT))
 
 import cold_start  # noqa: E402
@@ -33,18 +33,20 @@ import variants  # noqa: E402
 from cold_start import HEALTH_EVENT  # noqa: E402
 from throughput import READ_EVENT  # noqa: E402
 
-from tests.harness import (  # noqa: E402
-    ELF_MACHINES,
+from tests.local_services import (  # noqa: E402
     MOTO_AWS_ENV,
-    HarnessError,
     MariaDB,
     create_database,
-    find_python,
-    host_architecture,
     moto_secrets_server,
     secrets_client,
-    sizes,
     throwaway_mariadb,
+)
+from tests.packaging_tools import (  # noqa: E402
+    ELF_MACHINES,
+    HarnessError,
+    find_python,
+    host_architecture,
+    sizes,
     unpacked_read_only,
 )
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from cold_start import run_in_task
 
-from tests.harness import WRITER_CLAIMS, free_port, http_api_event
+from tests.lambda_events import WRITER_CLAIMS, http_api_event
+from tests.local_services import free_port
 
 # With the claims a deployed stage's JWT authorizer passes on (api_auth=jwt; the floors and an api_auth=none app ignore
 # them), so the read pays for the identity check and owner filter a deployed read pays for.

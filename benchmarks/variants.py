@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.harness import OSLS_SLS, drop_v4_org, make_package, package_offline
+from tests.packaging_tools import OSLS_SLS, drop_v4_org, make_package, package_offline
 
 FLOOR_MAIN = '''"""The smallest FastAPI app on Lambda: one route."""
 

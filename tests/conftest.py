@@ -22,9 +22,14 @@ from cookiecutter.environment import StrictEnvironment
 from pytest_cookies.plugin import Cookies, Result
 from pytest_mysql import factories
 
-from tests.harness import MARIADB_OPTIONS, HarnessError, create_database, mariadb_tls_options, missing_pythons_message
-from tests.harness import project_env as project_env  # noqa: F401 (re-exported: test modules import it from here)
-from tests.harness import run_command, write_tls_files
+from tests.harness import missing_pythons_message
+from tests.local_services import MARIADB_OPTIONS, create_database, mariadb_tls_options, write_tls_files
+from tests.packaging_tools import HarnessError
+from tests.packaging_tools import project_env as project_env  # noqa: F401 (test modules import it from here)
+from tests.packaging_tools import run_command
+
+# Fixtures several test modules share: the packages, each built once per session, and the stand-in commands.
+pytest_plugins = ["tests.packages", "tests.stand_ins"]
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
 COOKIECUTTER_JSON = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
@@ -315,7 +320,3 @@ def advance_to_working_tree(repo: Path) -> None:
     copy_working_tree_template(repo)
     git(repo, "add", "--all")
     git(repo, "commit", "--quiet", "-m", "this working tree")
-
-
-# Package fixtures shared by several test modules (imported last: tests/packages.py uses the helpers above).
-from tests.packages import deployment_tls, prod_package  # noqa: E402,F401

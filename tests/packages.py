@@ -1,27 +1,34 @@
-"""The packages several test modules share, built once per session: how a bake is packaged offline for a test
-(build_package), and the prod package with everything a production deployment sets (prod_package). tests/conftest.py
-registers the fixtures."""
+"""The packages several test modules share, each built once per session: how a bake is packaged offline for a test
+(build_package); the default bake for this machine's architecture (v4_package) and for the other (foreign_package),
+the osls flavour with the open API (osls_package), the environment-variable mode (environment_package), and the prod
+package with everything a production deployment sets (prod_package); how osls resolves a package's serverless.yml
+for a deploying shell (osls_print). tests/conftest.py registers the fixtures with pytest_plugins. Tests that use a
+package share its xdist group, so that one worker builds it once."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from pytest_cookies.plugin import Cookies
 
-from tests.conftest import require_commands
-from tests.harness import (
+from tests.conftest import default_context, project_env, require_commands
+from tests.local_services import TlsFiles, write_tls_files
+from tests.packaging_tools import (
     CA_BUNDLE,
+    ELF_MACHINES,
     PACKAGE_ENV,
     HarnessError,
-    TlsFiles,
     copy_project,
     find_python,
     host_architecture,
     package_offline,
-    write_tls_files,
 )
 
 # The xdist group of every test that uses prod_package, so that one worker builds it once.
@@ -110,10 +117,103 @@ def deployment_tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
 @pytest.fixture(scope="session")
 def prod_package(default_project: Path, deployment_tls: TlsFiles, tmp_path_factory: pytest.TempPathFactory) -> Package:
     """The default bake packaged for prod with everything a production deployment sets (PROD_ENV), for this machine's
-    architecture, with the test CA where CI puts AWS's bundle (`make ca-bundle`). tests/test_deployment.py reads what
-    it would deploy, tests/test_production_package.py runs it; tests using it share the xdist group PROD_GROUP."""
+    architecture, with the test CA where CI puts AWS's bundle (`make ca-bundle`). The tests of what it would deploy
+    read it (tests/test_packaging.py and its neighbours), tests/test_production_package.py runs it; tests using it
+    share the xdist group PROD_GROUP."""
     project = copy_project(default_project, tmp_path_factory.mktemp("prod") / default_project.name)
     bundle = project / "infra" / CA_BUNDLE
     bundle.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(deployment_tls.ca, bundle)
     return build_package(project, "3.12", host_architecture(), override=True, stage="prod", env=PROD_ENV)
+
+
+HOST_ARCHITECTURE = host_architecture()
+
+OTHER_ARCHITECTURE = next(name for name in ELF_MACHINES if name != HOST_ARCHITECTURE)
+
+DEFAULT_ARCHITECTURE = default_context()["lambda_architecture"]
+
+
+@pytest.fixture(scope="session")
+def v4_package(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Package:
+    """The default bake, packaged for this machine's architecture through the deploy-time override."""
+    project = copy_project(default_project, tmp_path_factory.mktemp("v4") / default_project.name)
+    return build_package(project, "3.12", HOST_ARCHITECTURE, override=True)
+
+
+@pytest.fixture(scope="session")
+def osls_package(cookies_session: Cookies, tmp_path_factory: pytest.TempPathFactory) -> Package:
+    """The osls flavour on the other Python version the template offers, so both runtimes are packaged and run; its
+    architecture answer is this machine's. It is also the open API (api_auth=none), packaged with the same deploying
+    shell as the default bake, JWT settings included."""
+    context = {
+        "serverless_flavour": "osls",
+        "project_slug": "osls-backend",
+        "python_version": "3.13",
+        "lambda_architecture": HOST_ARCHITECTURE,
+        "api_auth": "none",
+    }
+    result = cookies_session.bake(extra_context=context)
+    assert result.exit_code == 0, result.exception
+    project = copy_project(Path(result.project_path), tmp_path_factory.mktemp("osls") / "osls-backend")
+    return build_package(project, "3.13", HOST_ARCHITECTURE, override=False)
+
+
+@pytest.fixture(scope="session")
+def foreign_package(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Package:
+    """The default bake packaged for the architecture this machine cannot run (as the answer left it where that is
+    the default, arm64 on an x86_64 machine): checked, never invoked."""
+    project = copy_project(default_project, tmp_path_factory.mktemp("foreign") / default_project.name)
+    override = OTHER_ARCHITECTURE != DEFAULT_ARCHITECTURE
+    return build_package(project, "3.12", OTHER_ARCHITECTURE, override)
+
+
+@pytest.fixture(scope="session")
+def environment_package(cookies_session: Cookies, tmp_path_factory: pytest.TempPathFactory) -> Package:
+    """A bake with db_credentials=environment (the password in the function's environment), packaged as today."""
+    result = cookies_session.bake(extra_context={"db_credentials": "environment", "project_slug": "env-backend"})
+    assert result.exit_code == 0, result.exception
+    project = copy_project(Path(result.project_path), tmp_path_factory.mktemp("environment") / "env-backend")
+    return build_package(project, "3.12", HOST_ARCHITECTURE, override=True, env={"DB_PASSWORD": "placeholder"})
+
+
+RUNNABLE = [
+    pytest.param("v4", marks=pytest.mark.xdist_group("package-v4")),
+    pytest.param("osls", marks=pytest.mark.xdist_group("package-osls")),
+]
+
+OTHERS = [
+    pytest.param("foreign", marks=pytest.mark.xdist_group("package-foreign")),
+    pytest.param("prod", marks=pytest.mark.xdist_group(PROD_GROUP)),
+    pytest.param("environment", marks=pytest.mark.xdist_group("package-environment")),
+]
+
+
+@pytest.fixture(params=[*RUNNABLE, *OTHERS])
+def package(request: pytest.FixtureRequest) -> Package:
+    """Every package, whichever architecture it is for."""
+    return request.getfixturevalue(f"{request.param}_package")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=RUNNABLE)
+def runnable_package(request: pytest.FixtureRequest) -> Package:
+    """The packages built for this machine's architecture."""
+    return request.getfixturevalue(f"{request.param}_package")  # type: ignore[no-any-return]
+
+
+def osls_print(package: Package, **env: str) -> subprocess.CompletedProcess[str]:
+    """`sls print --stage prod` of the package's serverless.yml, with the deploying shell's settings (none of CI's,
+    no VPC, no CORS) plus env."""
+    base = project_env(PYTHON_BIN=package.python, **PACKAGE_ENV)
+    for name in ("VPC_SUBNET_IDS", "VPC_SECURITY_GROUP_IDS", "GITHUB_ACTIONS", "CORS_ALLOWED_ORIGINS", *CI_ACCESS_ENV):
+        base.pop(name, None)
+    command = ["npx", "osls", "print", "--stage", "prod"]
+    return subprocess.run(command, cwd=package.infra, env={**base, **env}, capture_output=True, text=True, check=False)
+
+
+def resolved_config(package: Package, **env: str) -> dict[str, Any]:
+    """serverless.yml as osls resolves it (see osls_print)."""
+    result = osls_print(package, **env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    config: dict[str, Any] = yaml.safe_load(result.stdout[result.stdout.index("service:") :])
+    return config

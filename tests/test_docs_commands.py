@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import project_env, run
-from tests.harness import free_port
+from tests.local_services import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -42,12 +42,12 @@ LOCAL_TOKEN_CALLS = "test_make_run_serves_health (a token from make token, again
 # Commands proven elsewhere in the suite.
 PROVEN_ELSEWHERE = {
     "make run": "test_make_run_serves_health",
-    "make -C infra install": "tests/test_deployment.py (npm ci from the lock)",
-    "make -C infra package": "tests/test_deployment.py (make package, unzip and invoke)",
+    "make -C infra install": "tests/test_packaging.py (npm ci from the lock)",
+    "make -C infra package": "tests/test_packaging.py (make package, unzip and invoke)",
     "make module name=orders": "the generated suite's tests/test_new_module.py",
-    "make -C infra ci-access REPOSITORY=OWNER/REPO": "tests/test_workflow_scripts.py (with a stand-in aws)",
-    "make -C infra ci-access": "tests/test_workflow_scripts.py (with a stand-in aws)",
-    "ALLOW_ROLLBACK_ACROSS_MIGRATION=1 scripts/release.sh rollback prod": "tests/test_workflow_scripts.py (stand-ins)",
+    "make -C infra ci-access REPOSITORY=OWNER/REPO": "tests/test_ci_access.py (with a stand-in aws)",
+    "make -C infra ci-access": "tests/test_ci_access.py (with a stand-in aws)",
+    "ALLOW_ROLLBACK_ACROSS_MIGRATION=1 scripts/release.sh rollback prod": "tests/test_release_script.py (stand-ins)",
     'uvx --from cruft==2.16.0 --with "typer<0.26" cruft update': "tests/test_updates.py (shows a template change)",
     'curl -i -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d \'{"title": '
     '"First"}\' http://127.0.0.1:8000/challenges': LOCAL_TOKEN_CALLS,

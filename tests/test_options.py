@@ -29,7 +29,7 @@ from tests.test_bake import UNRENDERED, VARIANT_FILES, project_files, strip_gith
 from tests.test_generated_project import assert_api_fuzzed, documented_operations
 
 # Every non-default value of every option; the defaults are the default bake. lambda_architecture changes only
-# packaging: tests/test_deployment.py bakes x86_64, packages it and checks every shared object.
+# packaging: tests/test_packaging.py bakes x86_64, packages it and checks every shared object.
 SINGLE_OVERRIDES = [
     ("use_docker", "no"),
     ("use_github_actions", "no"),

@@ -21,28 +21,23 @@ from typing import Any
 
 import pytest
 
-from tests.harness import (
+from tests.harness import LambdaProcess, head_revisions
+from tests.lambda_events import WRITER_CLAIMS, http_api_event, jwt_authorizer_claims
+from tests.local_services import (
     MOTO_AWS_ENV,
     SERVER_NAMES,
-    WRITER_CLAIMS,
-    HarnessError,
-    LambdaProcess,
     MariaDB,
     TlsFiles,
-    gateway_claims,
-    head_revisions,
-    http_api_event,
     mariadb_admin,
     moto_secrets_server,
     reissue_server_certificate,
     run_command,
     secrets_client,
-    set_write_bits,
     throwaway_mariadb,
-    unpacked_read_only,
     write_tls_files,
 )
 from tests.packages import PROD_GROUP, Package
+from tests.packaging_tools import HarnessError, set_write_bits, unpacked_read_only
 
 pytestmark = [pytest.mark.slow, pytest.mark.mariadb, pytest.mark.xdist_group(PROD_GROUP)]
 
@@ -269,15 +264,15 @@ def test_only_the_identity_the_gateway_verified_reaches_the_database(
             for method in ("GET", "POST")
             for headers in ({}, {"authorization": f"Bearer {signed_locally}"})
         ]
-        unscoped = request(api, "POST", "/challenges", {"title": "no scope"}, claims=gateway_claims("alice", ""))
+        unscoped = request(api, "POST", "/challenges", {"title": "no scope"}, claims=jwt_authorizer_claims("alice", ""))
         created = request(
-            api, "POST", "/challenges", {"title": "alice's"}, claims=gateway_claims("alice", "challenge/write")
+            api, "POST", "/challenges", {"title": "alice's"}, claims=jwt_authorizer_claims("alice", "challenge/write")
         )
         challenge = f"/challenges/{created[2]['id']}"
         # Read-only callers: a verified identity, no scope; the authorizer's list of scopes is null.
-        own = request(api, "GET", challenge, claims=gateway_claims("alice", ""))
-        others = request(api, "GET", challenge, claims=gateway_claims("bob", ""))
-        others_list = request(api, "GET", "/challenges", claims=gateway_claims("bob", ""))
+        own = request(api, "GET", challenge, claims=jwt_authorizer_claims("alice", ""))
+        others = request(api, "GET", challenge, claims=jwt_authorizer_claims("bob", ""))
+        others_list = request(api, "GET", "/challenges", claims=jwt_authorizer_claims("bob", ""))
         rows = mariadb_admin(deployment.server, f"SELECT title, owner_subject FROM {deployment.database}.challenge")
     finally:
         api.close()

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEMPLATE_ROOT
-from tests.harness import HarnessError, missing_pythons_message, run_command
+from tests.harness import missing_pythons_message
+from tests.packaging_tools import HarnessError, run_command
 
 
 def test_a_version_uv_cannot_find_is_named_with_how_to_provide_it() -> None:

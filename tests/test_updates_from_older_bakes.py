@@ -26,7 +26,8 @@ from tests.conftest import (
     template_repo_at,
     tool,
 )
-from tests.harness import create_database, head_revisions
+from tests.harness import head_revisions
+from tests.local_services import create_database
 
 pytestmark = [pytest.mark.slow]
 

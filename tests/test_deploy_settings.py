@@ -1,0 +1,422 @@
+"""What the deploying shell decides and how its mistakes are refused before anything reaches AWS: the network
+(VPC from the environment or SSM), limits and logs, the settings infra/deploy-settings.js checks and what packaging
+says it built; the Makefile's refusals (database settings, the CA bundle), `make ca-bundle` and `make migrate-<stage>`
+with stand-ins; the Secrets Manager endpoint stack for functions in a VPC. These run without packaging, or read the
+session's packages (tests/packages.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import cfn_yaml
+from pytest_cookies.plugin import Cookies
+
+from tests.cloudformation import checkov_failures, function_properties, packaged_template
+from tests.conftest import project_env, render_only, require_commands, run, tool
+from tests.packages import (
+    MIGRATION_SECRET_ARN,
+    PROD_GROUP,
+    PROD_ORIGIN,
+    SECRET_ARN,
+    SECURITY_GROUPS,
+    SUBNETS,
+    Package,
+    osls_print,
+)
+from tests.packaging_tools import CA_BUNDLE, PACKAGE_ENV
+
+pytestmark = pytest.mark.slow
+
+DEPLOY_INPUTS = (
+    "DB_HOST",
+    "DB_SECRET_ARN",
+    "DB_PASSWORD",
+    "SERVERLESS_ORG",
+    "DB_SSL_CA",
+    "DB_SSL_TRUST_ANY_SERVER",
+    "JWT_ISSUER_URL",
+    "JWT_AUDIENCE",
+    "CORS_ALLOWED_ORIGINS",
+)
+
+
+def make(infra: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """make in a bake's infra/, with none of the deploy inputs from this shell but env."""
+    base = {name: value for name, value in project_env().items() if name not in DEPLOY_INPUTS}
+    return subprocess.run(["make", *args], cwd=infra, env={**base, **env}, capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="session")
+def environment_project(cookies_session: Cookies) -> Path:
+    """A bake with db_credentials=environment, rendered without uv (for its Makefile)."""
+    with render_only():
+        result = cookies_session.bake(extra_context={"db_credentials": "environment", "project_slug": "env-render"})
+    assert result.exit_code == 0, result.exception
+    return Path(result.project_path)
+
+
+@pytest.mark.parametrize("target", ["package", "deploy-dev", "migrate-prod", "remove-prod"])
+@pytest.mark.parametrize(
+    ("bake", "required"),
+    [("default_project", "DB_SECRET_ARN"), ("environment_project", "DB_PASSWORD")],
+    ids=["secrets_manager", "environment"],
+)
+def test_makefile_refuses_to_run_serverless_without_database_settings(
+    request: pytest.FixtureRequest, bake: str, required: str, target: str
+) -> None:
+    """Secrets Manager mode needs the secret's ARN and never asks for a password; the environment mode needs the
+    password; both (api_auth=jwt) need the gateway's token issuer and audiences. Serverless resolves every variable
+    before any command, so removing and migrating need them too."""
+    project: Path = request.getfixturevalue(bake)
+    result = make(project / "infra", target)
+    assert result.returncode != 0
+    expected = f"Missing environment variables: DB_HOST {required} SERVERLESS_ORG JWT_ISSUER_URL JWT_AUDIENCE (see"
+    assert expected in result.stdout + result.stderr
+
+
+# (package, stage, KMS key given, migration secret, VPC)
+DEPLOYMENTS = [
+    pytest.param("v4", "dev", False, SECRET_ARN, False, marks=pytest.mark.xdist_group("package-v4")),
+    pytest.param("prod", "prod", True, MIGRATION_SECRET_ARN, True, marks=pytest.mark.xdist_group(PROD_GROUP)),
+]
+
+DEPLOYMENT_NAMES = "name, stage, kms, migration_secret, vpc"
+
+
+@pytest.mark.parametrize(DEPLOYMENT_NAMES, DEPLOYMENTS)
+def test_network_follows_the_deploying_shell(
+    request: pytest.FixtureRequest, name: str, stage: str, kms: bool, migration_secret: str, vpc: bool
+) -> None:
+    """Both functions in the subnets and security groups given, or outside any VPC. A role this stack creates gets
+    the network interface policy only in a VPC (ci-access.yml's roles get it with FunctionsInVpc, checked above)."""
+    resources = packaged_template(request.getfixturevalue(f"{name}_package"))["Resources"]
+    expected = {"SecurityGroupIds": SECURITY_GROUPS, "SubnetIds": SUBNETS} if vpc else None
+    assert [properties.get("VpcConfig") for properties in function_properties(resources).values()] == [expected] * 2
+    if "IamRoleLambdaExecution" in resources:
+        policies = resources["IamRoleLambdaExecution"]["Properties"].get("ManagedPolicyArns", [])
+        assert ["AWSLambdaVPCAccessExecutionRole" in json.dumps(p) for p in policies] == ([True] if vpc else [])
+
+
+@pytest.mark.parametrize(
+    ("name", "concurrency", "rate", "burst"),
+    [
+        pytest.param("v4", 5, 10, 20, marks=pytest.mark.xdist_group("package-v4")),
+        # PROD_ENV sets API_THROTTLE_RATE; the rest are prod's defaults.
+        pytest.param("prod", 20, 25, 100, marks=pytest.mark.xdist_group(PROD_GROUP)),
+    ],
+)
+def test_limits_and_logs_are_in_the_template(
+    request: pytest.FixtureRequest, name: str, concurrency: int, rate: int, burst: int
+) -> None:
+    """Reserved concurrency (one migration at a time), throttling of every route, JSON access logs on the $default
+    stage, Lambda's JSON log format; the migration function has no route."""
+    resources = packaged_template(request.getfixturevalue(f"{name}_package"))["Resources"]
+    functions = function_properties(resources)
+    assert [properties["ReservedConcurrentExecutions"] for properties in functions.values()] == [concurrency, 1]
+    assert [properties["Timeout"] for properties in functions.values()] == [29, 300]
+    logging = {"LogFormat": "JSON", "ApplicationLogLevel": "INFO"}
+    assert [properties["LoggingConfig"] for properties in functions.values()] == [logging, logging]
+    stage = resources["HttpApiStage"]["Properties"]
+    assert stage["StageName"] == "$default"
+    assert stage["DefaultRouteSettings"] == {
+        "DetailedMetricsEnabled": False,
+        "ThrottlingRateLimit": rate,
+        "ThrottlingBurstLimit": burst,
+    }
+    access = stage["AccessLogSettings"]
+    assert access["DestinationArn"] == {"Fn::GetAtt": ["HttpApiLogGroup", "Arn"]}
+    fields = json.loads(access["Format"])
+    assert {"requestId", "status", "responseLatency", "integrationError", "lambdaRequestId"} <= set(fields)
+    assert resources["HttpApiLogGroup"]["Properties"]["RetentionInDays"] == 30
+    integrations = [res for res in resources.values() if res["Type"] == "AWS::ApiGatewayV2::Integration"]
+    assert [json.dumps(res) for res in integrations if "MigrateLambdaFunction" in json.dumps(res)] == []
+
+
+@pytest.mark.xdist_group("package-v4")
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "Network: no VPC (VPC_SUBNET_IDS and VPC_SECURITY_GROUP_IDS are empty): the function reaches only public"),
+        (
+            {"VPC_SUBNET_IDS": ",".join(SUBNETS), "VPC_SECURITY_GROUP_IDS": SECURITY_GROUPS[0]},
+            f"Network: VPC with subnets {', '.join(SUBNETS)} and security groups {SECURITY_GROUPS[0]}",
+        ),
+        ({}, "Alarms: ALARM_EMAIL is empty, so the alarms reach nobody"),
+        (
+            {"ALARM_EMAIL": "oncall@example.com"},
+            "Alarms: sent to oncall@example.com when they fire and when they clear",
+        ),
+        (
+            {},
+            "Authentication: every route but GET /health, GET /health/ready and CORS preflight needs a JWT issued by "
+            f"{PACKAGE_ENV['JWT_ISSUER_URL']} for audience {PACKAGE_ENV['JWT_AUDIENCE'].replace(',', ', ')}",
+        ),
+        ({}, "CORS: none (CORS_ALLOWED_ORIGINS is empty): browsers may call the API only from pages of its own origin"),
+        ({"CORS_ALLOWED_ORIGINS": PROD_ORIGIN}, f"CORS: browsers may call the API from pages of {PROD_ORIGIN}"),
+    ],
+    ids=["none", "vpc", "no-alarm-email", "alarm-email", "jwt", "no-cors", "cors"],
+)
+def test_packaging_says_which_network_it_built(v4_package: Package, env: dict[str, str], message: str) -> None:
+    result = osls_print(v4_package, **env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert message in result.stderr
+
+
+MIGRATION_USER_WARNING = "Warning: DB_MIGRATION_SECRET_ARN is empty, so the migration function logs in with the API's"
+
+
+@pytest.mark.xdist_group("package-v4")
+def test_packaging_warns_when_the_api_user_must_be_able_to_change_the_schema(v4_package: Package) -> None:
+    without = osls_print(v4_package)
+    assert without.returncode == 0 and MIGRATION_USER_WARNING in without.stderr, without.stderr
+    assert "CREATE, ALTER, DROP, INDEX" in without.stderr
+    with_own_secret = osls_print(v4_package, DB_MIGRATION_SECRET_ARN=MIGRATION_SECRET_ARN)
+    assert with_own_secret.returncode == 0 and MIGRATION_USER_WARNING not in with_own_secret.stderr
+
+
+@pytest.mark.xdist_group("package-v4")
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"VPC_SUBNET_IDS": SUBNETS[0]},
+            "VPC_SUBNET_IDS is set but VPC_SECURITY_GROUP_IDS is empty: set both to run the functions in a VPC, or "
+            "neither to run them without one",
+        ),
+        (
+            {"VPC_SECURITY_GROUP_IDS": SECURITY_GROUPS[0]},
+            "VPC_SECURITY_GROUP_IDS is set but VPC_SUBNET_IDS is empty",
+        ),
+        (
+            {"DB_SECRET_ARN": "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:app-db"},
+            "DB_SECRET_ARN must be the secret's complete ARN",
+        ),
+        ({"ALARM_EMAIL": "oncall@example.com,boss@example.com"}, "ALARM_EMAIL must be one e-mail address"),
+        ({"ALARM_API_ERRORS": "0"}, "ALARM_API_ERRORS must be a whole number of at least 1"),
+        (
+            {"JWT_ISSUER_URL": ""},
+            "JWT_ISSUER_URL is empty: set it to the https URL of the OIDC issuer whose tokens the API accepts",
+        ),
+        (
+            {"JWT_ISSUER_URL": "http://issuer.example.com"},
+            "JWT_ISSUER_URL must be the issuer's https URL (https://HOST[/PATH], no query, fragment or spaces: API "
+            'Gateway fetches the issuer\'s keys over https); got "http://issuer.example.com"',
+        ),
+        (
+            {"JWT_AUDIENCE": " , "},
+            "JWT_AUDIENCE is empty: set it to the audiences a token must name (its aud claim, or client_id in a "
+            "Cognito access token",
+        ),
+        (
+            {"CORS_ALLOWED_ORIGINS": f"{PROD_ORIGIN},*"},
+            'CORS_ALLOWED_ORIGINS may not contain "*" (every web site): list the origins of your front ends, '
+            f'comma-separated, like https://app.example.com; got "{PROD_ORIGIN},*"',
+        ),
+        (
+            {"CORS_ALLOWED_ORIGINS": f"{PROD_ORIGIN}/callback, https://admin.example.com/"},
+            "CORS_ALLOWED_ORIGINS must list origins, comma-separated, each scheme://host[:port] in lowercase like "
+            f'https://app.example.com (no path, no trailing slash); got "{PROD_ORIGIN}/callback,'
+            'https://admin.example.com/"',
+        ),
+    ],
+    ids=[
+        "subnets-only",
+        "groups-only",
+        "partial-secret-arn",
+        "two-alarm-emails",
+        "zero-threshold",
+        "no-issuer",
+        "http-issuer",
+        "no-audience",
+        "any-origin",
+        "origin-with-path",
+    ],
+)
+def test_a_half_given_setting_is_refused(v4_package: Package, env: dict[str, str], message: str) -> None:
+    result = osls_print(v4_package, **env)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+
+
+# Calls one function of infra/deploy-settings.js as Serverless does, with the configuration and SSM parameters given
+# (argv: the module, the function, the configuration, the SSM parameters); prints {"value"} or {"error"}.
+SETTINGS_DRIVER = r"""
+const [modulePath, name, configuration, parameters] = process.argv.slice(1);
+const config = JSON.parse(configuration);
+const ssm = JSON.parse(parameters);
+const resolveConfigurationProperty = async (keys) =>
+  keys.reduce((value, key) => (value == null ? value : value[key]), config);
+const resolveVariable = async (variable) => {
+  if (variable === 'sls:stage') return config.provider.stage;
+  const match = /^ssm:(.*), null$/.exec(variable);
+  if (!match) throw new Error(`unexpected variable ${variable}`);
+  return ssm[match[1]] === undefined ? null : ssm[match[1]];
+};
+require(modulePath)[name]({ resolveConfigurationProperty, resolveVariable, options: {} }).then(
+  (value) => console.log(JSON.stringify({ value: value === undefined ? null : value })),
+  (error) => console.log(JSON.stringify({ error: error.message }))
+);
+"""
+
+
+def deploy_setting(infra: Path, name: str, ssm: Mapping[str, Any] | None = None, **deploy: str) -> Any:
+    """The value (or the refusal) of one function of deploy-settings.js, for custom.deploy inputs and prod."""
+    config = {
+        "provider": {"stage": "prod", "environment": {"DB_SECRET_ARN": SECRET_ARN}, "iam": {"role": {}}},
+        "custom": {
+            "deploy": {"sslCaDefault": str(CA_BUNDLE), "trustAnyServer": "false", **deploy},
+            "stageDefaults": {"dev": {"reservedConcurrency": 5}, "prod": {"reservedConcurrency": 20}},
+        },
+    }
+    script = ["node", "-e", SETTINGS_DRIVER, str(infra / "deploy-settings.js"), name, json.dumps(config)]
+    # stdout only: the module reports the network it built on stderr.
+    result = subprocess.run([*script, json.dumps(ssm or {})], cwd=infra, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout)
+
+
+def test_vpc_ids_come_from_the_environment_or_ssm(default_project: Path) -> None:
+    """Comma-separated IDs, or ssm:/name of a StringList (an array) or String parameter; a missing parameter and an
+    ID of the wrong kind are refused by name."""
+    require_commands("node", install_hint="apt-get install nodejs")
+    infra = default_project / "infra"
+    expected = {"subnetIds": SUBNETS, "securityGroupIds": SECURITY_GROUPS}
+    listed = deploy_setting(infra, "vpc", vpcSubnetIds=" , ".join(SUBNETS), vpcSecurityGroupIds=SECURITY_GROUPS[0])
+    assert listed == {"value": expected}
+    parameters = {"/app/prod/subnets": SUBNETS, "/app/prod/groups": ",".join(SECURITY_GROUPS)}
+    stored = {"vpcSubnetIds": "ssm:/app/prod/subnets", "vpcSecurityGroupIds": "ssm:/app/prod/groups"}
+    assert deploy_setting(infra, "vpc", parameters, **stored) == {"value": expected}
+    missing = deploy_setting(infra, "vpc", {}, **stored)
+    assert missing == {"error": "VPC_SUBNET_IDS: SSM parameter /app/prod/subnets was not found"}
+    wrong = deploy_setting(infra, "vpc", vpcSubnetIds=SECURITY_GROUPS[0], vpcSecurityGroupIds=SECURITY_GROUPS[0])
+    assert wrong["error"].startswith("VPC_SUBNET_IDS must list subnet IDs (subnet-...)")
+
+
+def test_deploy_settings_refuse_values_of_the_wrong_form(default_project: Path, tmp_path: Path) -> None:
+    """A KMS alias, a reserved concurrency of 0 or a fraction; the CA bundle's path is blanked only when the server is
+    trusted unverified on purpose and the bundle is missing."""
+    require_commands("node", install_hint="apt-get install nodejs")
+    infra = default_project / "infra"
+    alias = deploy_setting(infra, "apiRole", secretKmsKeyArn="arn:aws:kms:ap-northeast-2:123456789012:alias/db")
+    assert alias["error"].startswith("DB_SECRET_KMS_KEY_ARN must be the key ARN")
+    for value in ("0", "2.5", "many"):
+        refused = deploy_setting(infra, "apiReservedConcurrency", reservedConcurrency=value)
+        assert refused == {"error": f'API_RESERVED_CONCURRENCY must be a whole number of at least 1; got "{value}"'}
+    assert deploy_setting(infra, "apiReservedConcurrency") == {"value": 20}
+    assert deploy_setting(infra, "apiReservedConcurrency", reservedConcurrency="7") == {"value": 7}
+    assert not (infra / CA_BUNDLE).exists()
+    assert deploy_setting(infra, "sslCa") == {"value": str(CA_BUNDLE)}
+    assert deploy_setting(infra, "sslCa", trustAnyServer="TRUE") == {"value": ""}
+    own = shutil.copytree(infra, tmp_path / "infra", ignore=shutil.ignore_patterns("node_modules"))
+    (own / CA_BUNDLE).parent.mkdir()
+    (own / CA_BUNDLE).write_text("-----BEGIN CERTIFICATE-----\n")
+    assert deploy_setting(own, "sslCa", trustAnyServer="true") == {"value": str(CA_BUNDLE)}
+
+
+def test_packaging_refuses_without_a_ca_bundle_unless_told_to_trust_any_server(default_project: Path) -> None:
+    infra = default_project / "infra"
+    refused = make(infra, "check-ca")
+    assert refused.returncode != 0
+    assert (
+        f"The CA bundle {CA_BUNDLE} (DB_SSL_CA) is missing in infra/: run 'make -C infra ca-bundle'" in refused.stdout
+    )
+    assert "DB_SSL_TRUST_ANY_SERVER=true" in refused.stdout
+    own = make(infra, "check-ca", DB_SSL_CA="certs/our-ca.pem")
+    assert own.returncode != 0 and "The CA bundle certs/our-ca.pem (DB_SSL_CA) is missing" in own.stdout
+    assert make(infra, "check-ca", DB_SSL_TRUST_ANY_SERVER="true").returncode == 0
+    assert make(infra, "check-ca", DB_SSL_CA="/opt/ca.pem").returncode == 0
+    # `make package` checks before Serverless runs (and after stage-code, so a path under app/ counts).
+    planned = run(["make", "-n", "package"], infra, {**project_env(), **PACKAGE_ENV})
+    assert planned.index("cp -R") < planned.index("(DB_SSL_CA) is missing") < planned.index("sls package")
+
+
+def stub(directory: Path, name: str, script: str) -> Path:
+    """An executable shell script standing in for a command."""
+    path = directory / name
+    path.write_text(f"#!/bin/sh\n{script}\n")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("answer", "downloaded"),
+    [
+        ("printf -- '-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n' > \"$out\"", True),
+        ("printf '<html>captive portal</html>' > \"$out\"", False),
+        ("echo 'curl: (6) Could not resolve host' >&2; exit 6", False),
+    ],
+    ids=["pem", "not-pem", "offline"],
+)
+def test_make_ca_bundle_downloads_pem_certificates_or_fails(
+    default_project: Path, tmp_path: Path, answer: str, downloaded: bool
+) -> None:
+    """curl (a stand-in) fetches AWS's bundle; anything but PEM certificates leaves no file and fails, saying why."""
+    infra = shutil.copytree(
+        default_project / "infra", tmp_path / "infra", ignore=shutil.ignore_patterns("node_modules")
+    )
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    # The stand-in finds the --output argument, records its arguments, and answers as told.
+    stub(
+        bin_dir,
+        "curl",
+        f'echo "$@" > {tmp_path}/curl.args\nout=""; prev=""\n'
+        'for arg in "$@"; do [ "$prev" = "--output" ] && out=$arg; prev=$arg; done\n' + answer,
+    )
+    result = make(infra, "ca-bundle", PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    arguments = (tmp_path / "curl.args").read_text()
+    assert "--fail" in arguments and "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem" in arguments
+    assert (result.returncode == 0) is downloaded and (infra / CA_BUNDLE).exists() is downloaded
+    assert list((infra / "certs").glob("*.download")) == []
+    if downloaded:
+        assert f"{CA_BUNDLE}: 1 certificates" in result.stdout
+    else:
+        assert "did not answer PEM certificates" in result.stdout or "Could not download" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("answer", "succeeds"),
+    [
+        ('echo \'{"revision_before": null, "revision_after": "0001"}\'', True),
+        ('echo \'{"errorMessage": "Can\'"\'"\'t locate revision", "errorType": "CommandError"}\'', False),
+        ("echo 'Invoked function failed' >&2; exit 1", False),
+    ],
+    ids=["migrated", "function-error", "cli-error"],
+)
+def test_make_migrate_fails_when_the_migration_fails(
+    default_project: Path, tmp_path: Path, answer: str, succeeds: bool
+) -> None:
+    """The deployed function's error reaches make's exit code whether the CLI reports it by its own exit code or only
+    in the printed result."""
+    sls = stub(tmp_path, "sls", f'echo "$@" > {tmp_path}/sls.args\n{answer}')
+    names = ("DB_HOST", "DB_SECRET_ARN", "SERVERLESS_ORG", "JWT_ISSUER_URL", "JWT_AUDIENCE")
+    env = {name: PACKAGE_ENV[name] for name in names}
+    result = make(default_project / "infra", "migrate-prod", f"SLS={sls}", **env)
+    assert (tmp_path / "sls.args").read_text().split() == ["invoke", "--function", "migrate", "--stage", "prod"]
+    assert (result.returncode == 0) is succeeds
+    assert ("The migration of the prod stage failed" in result.stdout) is not succeeds
+    if succeeds:
+        assert '"revision_after": "0001"' in result.stdout
+
+
+def test_the_secrets_manager_endpoint_stack_is_lint_clean(default_project: Path) -> None:
+    """infra/secrets-endpoint.yml: an interface endpoint with private DNS in the functions' subnets, reachable on 443
+    from the functions' security group only; cfn-lint and checkov find nothing."""
+    path = default_project / "infra" / "secrets-endpoint.yml"
+    run([tool("cfn-lint"), str(path)], path.parent)
+    assert checkov_failures(path, {}) == []
+    template = cfn_yaml.loads(path.read_text())
+    assert set(template["Parameters"]) == {"VpcId", "SubnetIds", "FunctionSecurityGroupId"}
+    endpoint = template["Resources"]["SecretsManagerEndpoint"]["Properties"]
+    assert endpoint["PrivateDnsEnabled"] is True and endpoint["VpcEndpointType"] == "Interface"
+    assert endpoint["ServiceName"] == {"Fn::Sub": "com.amazonaws.${AWS::Region}.secretsmanager"}
+    assert endpoint["SubnetIds"] == {"Ref": "SubnetIds"}
+    (ingress,) = template["Resources"]["EndpointSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert (ingress["IpProtocol"], ingress["FromPort"], ingress["ToPort"]) == ("tcp", 443, 443)
+    assert ingress["SourceSecurityGroupId"] == {"Ref": "FunctionSecurityGroupId"}
