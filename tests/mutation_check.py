@@ -28,7 +28,7 @@ TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
 if str(TEMPLATE_ROOT) not in sys.path:
     sys.path.insert(0, str(TEMPLATE_ROOT))
 
-from tests.harness import HarnessError, project_env, run_command  # noqa: E402
+from tests.packaging_tools import HarnessError, project_env, run_command  # noqa: E402
 
 # The generated suite on SQLite (its MySQL-only tests skip), stopping at the first failure. The scaffold test is left
 # out: it lints a copy of the project, whose linters would flag a fault's leftovers (an import no longer used) and so

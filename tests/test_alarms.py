@@ -126,6 +126,13 @@ def test_each_alarm_description_names_the_saved_query_or_runbook_step_it_points_
     assert re.search(r"^\s*rollback\)", (project / "scripts" / "release.sh").read_text(), re.MULTILINE)
     assert re.search(r"^migrate-dev migrate-prod: migrate-%:", (project / "infra" / "Makefile").read_text(), re.M)
     assert "${env:API_RESERVED_CONCURRENCY" in (project / "infra" / "serverless.yml").read_text()
+    # A README section a description points to is a heading of the bake's README (its language's).
+    headings = set(re.findall(r"^#+ (.+)$", (project / "README.md").read_text(encoding="utf-8"), re.MULTILINE))
+    sections = {name: re.findall(r"\(README: ([^)]+)\)", description) for name, description in descriptions.items()}
+    assert sections["ApiThrottlesAlarm"] != []
+    assert {name: [s for s in named if s not in headings] for name, named in sections.items()} == {
+        name: [] for name in sections
+    }
 
 
 @pytest.mark.parametrize(

@@ -31,13 +31,12 @@ from tests.local_services import (
     mariadb_admin,
     moto_secrets_server,
     reissue_server_certificate,
-    run_command,
     secrets_client,
     throwaway_mariadb,
     write_tls_files,
 )
 from tests.packages import PROD_GROUP, Package
-from tests.packaging_tools import HarnessError, set_write_bits, unpacked_read_only
+from tests.packaging_tools import HarnessError, run_command, set_write_bits, unpacked_read_only
 
 pytestmark = [pytest.mark.slow, pytest.mark.mariadb, pytest.mark.xdist_group(PROD_GROUP)]
 
