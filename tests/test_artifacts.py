@@ -16,7 +16,7 @@ import yaml
 from pytest_cookies.plugin import Cookies
 
 from tests.conftest import LINT_COMMANDS, TEMPLATE_ROOT, default_context, lint_stack_of, project_env, run, tool
-from tests.test_docs_languages import render_template_file
+from tests.template_files import render_template_file
 
 WORKFLOWS = ("ci.yml", "deploy.yml", "template-update.yml")
 

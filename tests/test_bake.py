@@ -14,6 +14,7 @@ import yaml
 from cfnlint.decode import cfn_yaml
 from pytest_cookies.plugin import Cookies, Result
 
+from tests.baked_files import UNRENDERED, VARIANT_FILES, project_files, strip_github_expressions
 from tests.conftest import default_context
 
 # Every file of the reference layout (shared/reference/challenge-backend.md) plus what the template adds.
@@ -62,20 +63,7 @@ REFERENCE_FILES = [
     "alembic.ini",
     "migrations/env.py",
 ]
-UNRENDERED = re.compile(r"\{\{|\{%|cookiecutter\.")
-# GitHub Actions expressions are kept literally; they are the one legitimate "{{" in a baked project.
-GITHUB_EXPRESSION = re.compile(r"\$\{\{ [^}]+ \}\}")
 DEV_ONLY_PACKAGES = {"pytest", "black", "isort", "flake8", "mypy", "bandit", "httpx", "uvicorn"}
-
-
-def strip_github_expressions(text: str) -> str:
-    """Text without GitHub Actions expressions, which legitimately contain "{{"."""
-    return GITHUB_EXPRESSION.sub("", text)
-
-
-def project_files(root: Path) -> list[Path]:
-    """Every file of a baked project outside the virtual environment."""
-    return [path for path in root.rglob("*") if path.is_file() and ".venv" not in path.relative_to(root).parts]
 
 
 def test_default_bake_succeeds(default_bake: Result) -> None:
@@ -265,16 +253,6 @@ def test_korean_is_the_default_language(default_project: Path) -> None:
 
 
 # ---- names and variants ---------------------------------------------------------------------------------------------
-
-# Template files that exist once per answer; the post-gen hook renames the chosen one, so none may reach a bake.
-VARIANT_FILES = (
-    "README.ko.md",
-    "README.en.md",
-    "CLAUDE.ko.md",
-    "CLAUDE.en.md",
-    "infra/package-lock.v4.json",
-    "infra/package-lock.osls.json",
-)
 
 
 @pytest.mark.parametrize(

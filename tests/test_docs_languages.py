@@ -8,16 +8,14 @@ import itertools
 import re
 from collections import Counter
 from collections.abc import Mapping
-from functools import cache
-from typing import Any
 
 import pytest
 from cookiecutter.environment import StrictEnvironment
-from jinja2 import Template, nodes
+from jinja2 import nodes
 
-from tests.conftest import TEMPLATE_ROOT, default_context
+from tests.conftest import default_context
+from tests.template_files import PROJECT_TEMPLATE, render_template_file
 
-PROJECT_TEMPLATE = TEMPLATE_ROOT / "{{cookiecutter.project_slug}}"
 LANGUAGES = ("ko", "en")
 DOCUMENTS = ("README", "CLAUDE")
 # Every option the documents branch on, at each of its values.
@@ -37,19 +35,6 @@ INLINE_CODE = re.compile(r"`([^`\n]+)`")
 # A command, possibly after environment assignments (`TEST_DATABASE_URL=... make test`).
 COMMAND = re.compile(r"^(?:[A-Z][A-Z0-9_]*=\S+ )*(?:uv|uvx|make|docker|cd|git|npm|npx|alembic|pytest|python)(?: |$)")
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
-
-
-@cache
-def compiled(relative: str) -> Template:
-    """A template file of the generated project, compiled with cookiecutter's Jinja environment."""
-    environment = StrictEnvironment(keep_trailing_newline=True)  # as cookiecutter's generate_files renders files
-    template: Template = environment.from_string((PROJECT_TEMPLATE / relative).read_text(encoding="utf-8"))
-    return template
-
-
-def render_template_file(relative: str, answers: Mapping[str, Any]) -> str:
-    """A file of the generated project rendered with these answers (before the post-gen hook runs)."""
-    return compiled(relative).render(cookiecutter=dict(answers))
 
 
 def render_variant(document: str, language: str, options: Mapping[str, str]) -> str:

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import COOKIECUTTER_JSON, TEMPLATE_ROOT, default_context, load_hook, require_commands
-from tests.test_docs_languages import render_template_file
+from tests.template_files import render_template_file
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from pytest_cookies.plugin import Cookies
 
+from tests.baked_files import UNRENDERED, VARIANT_FILES, project_files, strip_github_expressions
 from tests.conftest import (
     ALTERNATIVE_ANSWERS,
     GENERATED_PYTEST,
@@ -25,8 +26,7 @@ from tests.conftest import (
     project_env,
     run,
 )
-from tests.test_bake import UNRENDERED, VARIANT_FILES, project_files, strip_github_expressions
-from tests.test_generated_project import assert_api_fuzzed, documented_operations
+from tests.generated_suite import assert_api_fuzzed, documented_operations
 
 # Every non-default value of every option; the defaults are the default bake. lambda_architecture changes only
 # packaging: tests/test_packaging.py bakes x86_64, packages it and checks every shared object.

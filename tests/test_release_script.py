@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import run, tool
 from tests.stand_ins import calls, stand_in_calls, stub_env
-from tests.test_docs_languages import PROJECT_TEMPLATE
+from tests.template_files import PROJECT_TEMPLATE
 
 SCRIPTS = ("scripts/release.sh", "scripts/template_update.sh")
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import GIT, git, project_env, run, tool
 from tests.stand_ins import calls, stub_env
-from tests.test_updates import template_change
+from tests.template_changes import template_change
 
 # Template updates as pull requests: cruft update against a local template repository, gh stood in for. The workflow's
 # two jobs run each in its own fresh clone of origin's main and share only the artifact folder.

@@ -16,19 +16,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEMPLATE_ROOT, advance_to_working_tree, git, project_env, run, template_repo_at, tool
+from tests.template_changes import template_change
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("updates")]
 
 # What cruft update applies between two commits; state the post-gen hook produces is in [tool.cruft] skip.
 QUIET_UPDATE = {"CHALLENGE_BACKEND_SKIP_UV": "1"}
-
-
-def template_change(repo: Path, relative: str, old: str | None, new: str, message: str) -> None:
-    """Commit a change to one file of the template's project folder (append when old is None)."""
-    path = repo / "{{cookiecutter.project_slug}}" / relative
-    text = path.read_text(encoding="utf-8")
-    path.write_text(text + new if old is None else text.replace(old, new), encoding="utf-8")
-    git(repo, "commit", "--quiet", "--all", "-m", message)
 
 
 def cruft_create(template_repo: Path, tmp_path: Path, **env: str) -> tuple[Path, str]:

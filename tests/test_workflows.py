@@ -18,7 +18,7 @@ import yaml
 from cfnlint.decode import cfn_yaml
 
 from tests.conftest import TEMPLATE_ROOT, default_context, require_commands, run, tool
-from tests.test_docs_languages import PROJECT_TEMPLATE, render_template_file
+from tests.template_files import PROJECT_TEMPLATE, render_template_file
 
 # Every option the workflow files and dependabot.yml branch on, at each of its values.
 WORKFLOW_OPTIONS: dict[str, tuple[str, ...]] = {
