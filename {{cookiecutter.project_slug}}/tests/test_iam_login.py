@@ -206,3 +206,14 @@ def test_the_iam_login_refuses_the_embedded_sqlite_database(environment: str) ->
         load_settings(**{**IAM_DEPLOYED, "environment": environment, "db_host": None})
     message = str(raised.value)
     assert "DB_IAM_AUTH" in message and "DB_HOST" in message and "SQLite" in message
+
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_readme_and_env_example_say_how_to_turn_it_on_and_what_the_database_user_needs() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    rows = [line for line in readme.splitlines() if line.startswith("| `DB_IAM_AUTH`")]
+    assert len(rows) == 1, "the settings table has no DB_IAM_AUTH row"
+    assert "AWSAuthenticationPlugin AS 'RDS'" in rows[0] and "REQUIRE SSL" in rows[0] and "rds-db:connect" in rows[0]
+    assert "# DB_IAM_AUTH=true" in (PROJECT_ROOT / ".env.example").read_text().splitlines()
