@@ -85,20 +85,30 @@ def test_the_invocation_result_names_no_row_value_but_the_function_log_has_the_e
     assert "missing_table" in caplog.text
 
 
-def test_the_api_function_loads_no_migration_code_nor_aws_client_and_configures_no_logging() -> None:
+# MySQL as deployed, behind a secret or with the IAM login (importing main connects to nothing and fetches nothing).
+DEPLOYED_LOGINS = {
+    "secret": {"DB_SECRET_ARN": "test/never-fetched"},
+    "IAM token": {"DB_IAM_AUTH": "true", "AWS_REGION": "ap-northeast-2", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE"},
+}
+
+
+@pytest.mark.parametrize("login", DEPLOYED_LOGINS.values(), ids=DEPLOYED_LOGINS.keys())
+def test_the_api_function_loads_no_migration_code_nor_aws_client_and_configures_no_logging(
+    login: dict[str, str],
+) -> None:
     probe = (
         "import json, logging, sys; import main; "
         "print(json.dumps({'modules': sorted(sys.modules), 'handlers': len(logging.getLogger().handlers)}))"
     )
-    # MySQL behind a secret, as deployed (nothing is connected to or fetched: importing main opens nothing).
-    environment = {"ENVIRONMENT": "test", "DB_HOST": "db.invalid", "DB_SECRET_ARN": "test/never-fetched", "PATH": ""}
+    environment = {"ENVIRONMENT": "test", "DB_HOST": "db.invalid", "PATH": "", **login}
     output = subprocess.run(  # nosec B603 - this interpreter, a fixed script
         [sys.executable, "-c", probe], cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, check=True
     ).stdout
     loaded = json.loads(output)
     modules = set(loaded["modules"])
     assert not {name for name in modules if name.split(".")[0] in ("alembic", "mako", "migrate", "migrations")}
-    # Nor, with a secret configured, the secret's login and the AWS client behind it: the first connection loads them.
-    assert [name for name in modules if name.startswith(("app.aws", "app.database.secret_login"))] == []
+    # Nor the secret's login or the IAM login, nor the AWS code behind them: the first connection loads them.
+    logins = ("app.aws", "app.database.secret_login", "app.database.iam_login")
+    assert [name for name in modules if name.startswith(logins)] == []
     # Lambda's runtime installs its own handler (JSON lines with the request id); the app adds none.
     assert loaded["handlers"] == 0

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import botocore  # type: ignore[import-untyped]
 import pytest
-from httpx import ASGITransport, AsyncClient
 
-from app.database.config import get_engine
-from tests.database_routes import app_with_database_routes
+from tests.database_routes import readiness_and_read_statuses
 from tests.downgrading_server import DowngradingServer
 
 pytestmark = pytest.mark.anyio
@@ -40,17 +38,7 @@ async def call(impostor: DowngradingServer, reconfigure: pytest.MonkeyPatch, set
     reconfigure.setenv("DATABASE_URL", f"mysql+aiomysql://app:{SENTINEL}@127.0.0.1:{impostor.port}/app")
     for name, value in settings.items():
         reconfigure.setenv(name, value)
-    from main import app  # after the settings: a first import reads them
-
-    statuses = []
-    try:
-        for application, path in ((app, "/health/ready"), (app_with_database_routes(), "/reads")):
-            transport = ASGITransport(app=application)
-            async with AsyncClient(transport=transport, base_url="http://testserver") as http_client:
-                statuses.append((await http_client.get(path)).status_code)
-    finally:
-        await get_engine().dispose()
-    return statuses
+    return await readiness_and_read_statuses()
 
 
 @pytest.mark.parametrize("settings", REQUIRES_TLS.values(), ids=REQUIRES_TLS.keys())

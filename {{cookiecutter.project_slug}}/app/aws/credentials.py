@@ -1,4 +1,4 @@
-"""The keys AWS requests are signed with."""
+"""The keys AWS requests are signed with, and the region they are signed for."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,3 +20,8 @@ class AwsCredentials:
         if not access_key_id or not secret_access_key:
             return None
         return cls(access_key_id, secret_access_key, environ.get("AWS_SESSION_TOKEN") or None)
+
+
+def region_from_environment(environ: Mapping[str, str]) -> str | None:
+    """The region in AWS_REGION (which Lambda sets) or AWS_DEFAULT_REGION, or None."""
+    return environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None

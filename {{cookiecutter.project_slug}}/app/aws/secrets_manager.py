@@ -16,7 +16,7 @@ import ssl
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from app.aws.credentials import AwsCredentials
+from app.aws.credentials import AwsCredentials, region_from_environment
 from app.aws.endpoints import checked_endpoint, endpoint_url
 from app.aws.errors import AwsRequestError
 from app.aws.signature import sign_request
@@ -55,7 +55,7 @@ def get_secret_string(
 def _get_secret_value(
     secret_id: str, timeout: float, environ: Mapping[str, str], now: datetime, allow_plain_http: bool
 ) -> str:
-    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+    region = region_from_environment(environ)
     if not region:
         raise AwsRequestError("AWS_REGION is not set")
     credentials = AwsCredentials.from_environment(environ)

@@ -1,12 +1,12 @@
-"""AWS Signature Version 4: the request signer, and the steps any SigV4 signer shares (the timestamp, the credential
-scope, the signing key, the signature of a canonical request), so that a signer of another form, such as a presigned
-URL's query string, reuses them rather than repeating them."""
+"""AWS Signature Version 4: the request signer, the presigned query string (e.g. an RDS IAM authentication token),
+and the steps any SigV4 signer shares (the timestamp, the credential scope, the signing key, the signature of a
+canonical request), so that each form reuses them rather than repeating them."""
 
 import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from app.aws.credentials import AwsCredentials
 
@@ -91,3 +91,52 @@ def sign_request(
         result["X-Amz-Security-Token"] = credentials.session_token
     result["Authorization"] = authorization
     return result
+
+
+def presigned_query(
+    *,
+    method: str,
+    url: str,
+    parameters: Mapping[str, str],
+    credentials: AwsCredentials,
+    region: str,
+    service: str,
+    now: datetime,
+    expires: int,
+) -> str:
+    """The query string of a presigned URL (AWS Signature Version 4 in the query, as botocore's SigV4QueryAuth writes
+    it): the operation's parameters, then the signing parameters (X-Amz-Security-Token, when the credentials have a
+    session token, among the signed ones), then X-Amz-Signature. Only the Host header is signed; the payload is
+    empty. Whoever holds the URL can make the request until expires seconds after now."""
+    timestamp = amz_timestamp(now)
+    scope = credential_scope(timestamp, region, service)
+    query = dict(parameters)
+    query.update(
+        {
+            "X-Amz-Algorithm": ALGORITHM,
+            "X-Amz-Credential": f"{credentials.access_key_id}/{scope}",
+            "X-Amz-Date": timestamp,
+            "X-Amz-Expires": str(expires),
+            "X-Amz-SignedHeaders": "host",
+        }
+    )
+    if credentials.session_token:
+        query["X-Amz-Security-Token"] = credentials.session_token
+    encoded = [(_query_encode(name), _query_encode(value)) for name, value in query.items()]
+    canonical_request = "\n".join(
+        [
+            method.upper(),
+            urlsplit(url).path or "/",
+            "&".join(f"{name}={value}" for name, value in sorted(encoded)),
+            f"host:{host_header(url)}\n",
+            "host",
+            hashlib.sha256(b"").hexdigest(),
+        ]
+    )
+    query_string = "&".join(f"{name}={value}" for name, value in encoded)
+    return f"{query_string}&X-Amz-Signature={signature(credentials, timestamp, scope, canonical_request)}"
+
+
+def _query_encode(text: str) -> str:
+    # SigV4's URI encoding: every byte but the unreserved characters percent-encoded, "/" included.
+    return quote(text, safe="-_.~")

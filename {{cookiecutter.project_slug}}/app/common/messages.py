@@ -5,8 +5,17 @@ Each business module keeps its own texts in app/module/<name>/messages.py."""
 {% if cookiecutter.language == "ko" -%}
 UNKNOWN_ENVIRONMENT = "ENVIRONMENT 값 {value!r}은(는) 허용되지 않습니다. 허용 값: {allowed}"
 MISSING_DB_CREDENTIALS = (
-    "ENVIRONMENT={environment} 에서는 DB_SECRET_ARN(Secrets Manager 시크릿, 권장) 또는 DB_PASSWORD 환경 변수 중 "
-    "하나가 필요합니다."
+    "ENVIRONMENT={environment} 에서는 DB_IAM_AUTH=true(IAM 인증 토큰, 비밀번호 없음), DB_SECRET_ARN(Secrets Manager "
+    "시크릿) 또는 DB_PASSWORD 환경 변수 중 하나가 필요합니다."
+)
+IAM_AUTH_WITH_PASSWORD = (
+    "DB_IAM_AUTH가 true 이면(IAM 인증 토큰으로 로그인) {names}을(를) 함께 설정할 수 없습니다: 토큰이 비밀번호를 "
+    "대신하므로 {names}을(를) 지우거나, 비밀번호로 로그인하려면 DB_IAM_AUTH=false(기본값)로 두세요."
+)
+IAM_AUTH_WITHOUT_HOST = (
+    "DB_IAM_AUTH가 true 이면(IAM 인증 토큰으로 로그인) DB_HOST가 필요합니다: 토큰을 만들 대상인 MySQL 서버 또는 "
+    "RDS Proxy 엔드포인트입니다. 내장 SQLite 데이터베이스(DB_HOST 없음)에는 IAM 로그인이 없으니 DB_HOST를 "
+    "지정하거나 DB_IAM_AUTH를 지우세요."
 )
 MISSING_DB_HOST = "ENVIRONMENT={environment} 에서는 DB_HOST 환경 변수가 필요합니다."
 TEMPLATE_REVISIONS_KEPT_TWICE = (
@@ -60,8 +69,17 @@ MISSING_SCOPE_DESCRIPTION = "액세스 토큰에 이 경로에 필요한 스코�
 {%- else -%}
 UNKNOWN_ENVIRONMENT = "ENVIRONMENT value {value!r} is not allowed. Allowed values: {allowed}"
 MISSING_DB_CREDENTIALS = (
-    "One of DB_SECRET_ARN (a Secrets Manager secret, recommended) or DB_PASSWORD must be set when "
-    "ENVIRONMENT={environment}."
+    "One of DB_IAM_AUTH=true (an IAM authentication token, no password), DB_SECRET_ARN (a Secrets Manager secret) or "
+    "DB_PASSWORD must be set when ENVIRONMENT={environment}."
+)
+IAM_AUTH_WITH_PASSWORD = (
+    "DB_IAM_AUTH is true (log in with an IAM authentication token), which excludes {names}: the token replaces the "
+    "password, so unset {names}, or set DB_IAM_AUTH=false (the default) to log in with a password."
+)
+IAM_AUTH_WITHOUT_HOST = (
+    "DB_IAM_AUTH is true (log in with an IAM authentication token), which needs DB_HOST: the MySQL server or RDS "
+    "Proxy endpoint the token is made for. The embedded SQLite database (no DB_HOST) has no IAM login: set DB_HOST, "
+    "or unset DB_IAM_AUTH."
 )
 MISSING_DB_HOST = "DB_HOST must be set when ENVIRONMENT={environment}."
 UNVERIFIED_DB_TLS = (

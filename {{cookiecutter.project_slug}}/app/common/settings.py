@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # RDS-managed secrets are. When set, the login comes from it (fetched on the first connection, fetched again when
     # MySQL refuses it after a rotation) and DB_PASSWORD is ignored; with DATABASE_URL too, it replaces the URL's.
     db_secret_arn: str | None = None
+    # Log in as DB_USER with an IAM authentication token instead of a password (Aurora or RDS with IAM database
+    # authentication, directly or through RDS Proxy): made for each new connection from the credentials Lambda gives
+    # the function, for AWS_REGION, and sent only inside TLS. Excludes DB_PASSWORD, DB_SECRET_ARN and DATABASE_URL.
+    db_iam_auth: bool = False
     # A CA bundle file (e.g. AWS's RDS global bundle) to verify the MySQL server's certificate and host name; a
     # relative path starts from the working directory (on Lambda, the package root).
     db_ssl_ca: str | None = None
@@ -99,11 +103,21 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _deployed_stages_need_mysql(self) -> "Settings":
         environment = self.environment.value
+        if self.db_iam_auth:
+            passwords: dict[str, object] = {
+                "DATABASE_URL": self.database_url,
+                "DB_PASSWORD": self.db_password,
+                "DB_SECRET_ARN": self.db_secret_arn,
+            }
+            if names := [name for name, value in passwords.items() if value is not None]:
+                raise ValueError(messages.IAM_AUTH_WITH_PASSWORD.format(names=", ".join(names)))
+            if not self.db_host:
+                raise ValueError(messages.IAM_AUTH_WITHOUT_HOST)
         if self.environment.is_deployed and self.database_url is None:
             if not self.db_host:
                 raise ValueError(messages.MISSING_DB_HOST.format(environment=environment))
             has_password = self.db_password is not None and bool(self.db_password.get_secret_value())
-            if not self.db_secret_arn and not has_password:
+            if not self.db_iam_auth and not self.db_secret_arn and not has_password:
                 raise ValueError(messages.MISSING_DB_CREDENTIALS.format(environment=environment))
         if self.db_ssl_ca is not None and not Path(self.db_ssl_ca).is_file():
             raise ValueError(messages.MISSING_DB_SSL_CA_FILE.format(path=self.db_ssl_ca, cwd=Path.cwd()))

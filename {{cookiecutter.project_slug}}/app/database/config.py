@@ -18,8 +18,9 @@ def database_url(settings: Settings) -> URL:
         return make_url(settings.database_url.get_secret_value())
     if settings.uses_embedded_database:
         return URL.create("sqlite+aiosqlite", database=settings.sqlite_path)
-    # With a secret, connect_mysql logs in with the secret's password (and user name, if it has one).
-    password = None if settings.db_secret_arn else settings.db_password
+    # With a secret, connect_mysql logs in with the secret's password (and user name, if it has one); with the IAM
+    # login, with a token made for each connection.
+    password = None if settings.db_secret_arn or settings.db_iam_auth else settings.db_password
     return URL.create(
         "mysql+aiomysql",
         username=settings.db_user,
@@ -45,8 +46,14 @@ def connect_options(url: URL, settings: Settings) -> dict[str, Any]:
         options["async_creator_fn"] = connect_mysql
         # A CA means the server must be verified, and a deployed stage must never talk to its database in clear: both
         # refuse a server that does not offer TLS instead of carrying on unencrypted (mysql_connection.py).
-        options["require_tls"] = bool(settings.db_ssl_ca) or settings.environment.is_deployed
-        if settings.db_secret_arn:
+        # An IAM token is a credential for 15 minutes: it never crosses a network in clear, even from a laptop.
+        options["require_tls"] = bool(settings.db_ssl_ca) or settings.environment.is_deployed or settings.db_iam_auth
+        if settings.db_iam_auth:
+            # Also only now: the token signer and the AWS code behind it stay out of the cold start.
+            from app.database.iam_login import IamLogin
+
+            options["async_creator_fn"] = partial(connect_mysql, iam_login=IamLogin())
+        elif settings.db_secret_arn:
             # Also only now: the secret is read when the first connection opens, and kept with this engine.
             from app.database.secret_login import SecretLogin
 

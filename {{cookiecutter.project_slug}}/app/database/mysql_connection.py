@@ -12,7 +12,10 @@ deployed stage: app/database/config.py) refuse such a server before sending anyt
 the clear-text method without TLS.
 
 With DB_SECRET_ARN, connections log in with the secret's user name and password (app/database/secret_login.py),
-fetched again once when MySQL refuses them, so a rotated password takes effect without a restart.
+fetched again once when MySQL refuses them, so a rotated password takes effect without a restart. With DB_IAM_AUTH,
+each connection's password is a fresh IAM authentication token (app/database/iam_login.py), and the connection
+always requires TLS: the server (Aurora's AWSAuthenticationPlugin, or RDS Proxy) asks for it with the clear-text
+method once the login packet has arrived, and the rules above keep it inside TLS.
 """
 
 import asyncio
@@ -21,11 +24,14 @@ from typing import TYPE_CHECKING, Any
 import aiomysql  # type: ignore[import-untyped]
 from pymysql.constants import CLIENT, CR, ER  # type: ignore[import-untyped]
 
-if TYPE_CHECKING:  # app/database/secret_login.py loads only when a secret is configured
+if TYPE_CHECKING:  # these load only when a secret or the IAM login is configured
+    from app.database.iam_login import IamLogin
     from app.database.secret_login import SecretLogin
 
 
 CLEAR_TEXT_METHOD = "mysql_clear_password"
+# What aiomysql connects to when the URL names no port.
+DEFAULT_PORT = 3306
 
 
 class MySQLConnection(aiomysql.Connection):  # type: ignore[misc]
@@ -69,7 +75,9 @@ class MySQLConnection(aiomysql.Connection):  # type: ignore[misc]
             writer.transport.abort()
 
 
-async def connect_mysql(*, secret_login: "SecretLogin | None" = None, **arguments: Any) -> MySQLConnection:
+async def connect_mysql(
+    *, secret_login: "SecretLogin | None" = None, iam_login: "IamLogin | None" = None, **arguments: Any
+) -> MySQLConnection:
     """An open connection, or aiomysql.OperationalError once connect_timeout seconds have passed.
 
     SQLAlchemy's aiomysql dialect calls this with the URL's arguments plus connect_args (see connect_options). On any
@@ -79,7 +87,13 @@ async def connect_mysql(*, secret_login: "SecretLogin | None" = None, **argument
     (error 1045, e.g. the password was rotated since they were fetched), the secret is fetched again and the
     connection tried once more; a second refusal is the caller's error, and so is a refusal that comes moments after
     such a fetch (SecretLogin.refresh backs off).
+
+    With iam_login (DB_IAM_AUTH), the password is a token made now for the user, host and port this connection logs
+    in with; a refusal is the caller's error (a fresh token would be refused alike).
     """
+    if iam_login is not None:
+        token = iam_login.token(arguments["host"], arguments.get("port", DEFAULT_PORT), arguments["user"])
+        return await open_connection({**arguments, "password": token})
     if secret_login is None:
         return await open_connection(arguments)
     login = await secret_login.current()

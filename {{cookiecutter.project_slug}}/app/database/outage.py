@@ -1,7 +1,7 @@
 """What counts as the database being unavailable, as opposed to a statement failing: the errors that mean no usable
-connection (down, restarting, refusing the login, out of connections, its secret not readable), and the description
-of their causes that the log gets. The database layer raises these and the API answers them (a 503,
-app/api/database_unavailable.py); this module imports nothing of the app.
+connection (down, restarting, refusing the login, out of connections, its secret not readable, no IAM token to be
+made), and the description of their causes that the log gets. The database layer raises these and the API answers
+them (a 503, app/api/database_unavailable.py); this module imports nothing of the app.
 """
 
 from sqlalchemy import exc
