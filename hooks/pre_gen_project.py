@@ -65,7 +65,7 @@ YES_NO = ("yes", "no")
 SERVERLESS_FLAVOURS = ("v4", "osls")
 AWS_CREDENTIALS = ("access_keys", "oidc")
 LINT_STACKS = ("black_isort_flake8", "ruff")
-DB_CREDENTIALS = ("secrets_manager", "environment")
+DB_CREDENTIALS = ("secrets_manager", "environment", "iam")
 API_AUTH = ("jwt", "none")
 
 # The slug names the folder, the pyproject package and the Serverless service. Lambda function names

@@ -1,9 +1,10 @@
 """The packages several test modules share, each built once per session: how a bake is packaged offline for a test
 (build_package); the default bake for this machine's architecture (v4_package) and for the other (foreign_package),
-the osls flavour with the open API (osls_package), the environment-variable mode (environment_package), and the prod
-package with everything a production deployment sets (prod_package); how osls resolves a package's serverless.yml
-for a deploying shell (osls_print). tests/conftest.py registers the fixtures with pytest_plugins. Tests that use a
-package share its xdist group, so that one worker builds it once."""
+the osls flavour with the open API (osls_package), the environment-variable mode (environment_package), the prod
+package with everything a production deployment sets (prod_package), and the IAM database login's prod package
+(iam_package); how osls resolves a package's serverless.yml for a deploying shell (osls_print). tests/conftest.py
+registers the fixtures with pytest_plugins. Tests that use a package share its xdist group, so that one worker builds
+it once."""
 
 from __future__ import annotations
 
@@ -177,6 +178,38 @@ def environment_package(cookies_session: Cookies, tmp_path_factory: pytest.TempP
     return build_package(project, "3.12", HOST_ARCHITECTURE, override=True, env={"DB_PASSWORD": "placeholder"})
 
 
+# The Aurora cluster whose IAM database login the iam bake's API function uses (DB_RESOURCE_ID).
+DATABASE_RESOURCE_ID = "cluster-ABCDEFGHIJKLMNOPQRSTUVWXY0"
+IAM_GROUP = "package-iam"
+# A prod deployment of db_credentials=iam from a workstation, so that this stack creates the functions' roles: the
+# database's VPC, its cluster, the migration's secret and key, and the sentinel in every secret the shell holds.
+IAM_ENV = {
+    "VPC_SUBNET_IDS": ",".join(SUBNETS),
+    "VPC_SECURITY_GROUP_IDS": ",".join(SECURITY_GROUPS),
+    "DB_RESOURCE_ID": DATABASE_RESOURCE_ID,
+    "DB_MIGRATION_SECRET_ARN": MIGRATION_SECRET_ARN,
+    "DB_SECRET_KMS_KEY_ARN": KMS_KEY_ARN,
+    "ALARM_EMAIL": "oncall@example.com",
+    **{name: f"{SENTINEL}-{name}" for name in SECRET_INPUTS},
+}
+
+
+@pytest.fixture(scope="session")
+def iam_project(cookies_session: Cookies) -> Path:
+    """A bake with db_credentials=iam: the API logs in with IAM tokens, the migration with its secret."""
+    result = cookies_session.bake(extra_context={"db_credentials": "iam", "project_slug": "iam-backend"})
+    assert result.exit_code == 0, result.exception
+    return Path(result.project_path)
+
+
+@pytest.fixture(scope="session")
+def iam_package(iam_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Package:
+    """The iam bake packaged for prod from a workstation (IAM_ENV), for this machine's architecture; tests using it
+    share the xdist group IAM_GROUP."""
+    project = copy_project(iam_project, tmp_path_factory.mktemp("iam") / "iam-backend")
+    return build_package(project, "3.12", HOST_ARCHITECTURE, override=True, stage="prod", env=IAM_ENV)
+
+
 RUNNABLE = [
     pytest.param("v4", marks=pytest.mark.xdist_group("package-v4")),
     pytest.param("osls", marks=pytest.mark.xdist_group("package-osls")),
@@ -186,6 +219,7 @@ OTHERS = [
     pytest.param("foreign", marks=pytest.mark.xdist_group("package-foreign")),
     pytest.param("prod", marks=pytest.mark.xdist_group(PROD_GROUP)),
     pytest.param("environment", marks=pytest.mark.xdist_group("package-environment")),
+    pytest.param("iam", marks=pytest.mark.xdist_group(IAM_GROUP)),
 ]
 
 

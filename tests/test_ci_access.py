@@ -18,7 +18,18 @@ from pytest_cookies.plugin import Cookies
 
 from tests.cloudformation import checkov_failures, ci_access_template, evaluated, packaged_template, service_role
 from tests.conftest import project_env, render_only, run, tool
-from tests.packages import CI_ACCESS_ENV, PROD_GROUP, SECRET_ARN, Package, osls_print, resolved_config
+from tests.packages import (
+    CI_ACCESS_ENV,
+    DATABASE_RESOURCE_ID,
+    IAM_GROUP,
+    KMS_KEY_ARN,
+    MIGRATION_SECRET_ARN,
+    PROD_GROUP,
+    SECRET_ARN,
+    Package,
+    osls_print,
+    resolved_config,
+)
 from tests.packaging_tools import PACKAGE_ENV, copy_project
 from tests.stand_ins import calls, stub_env
 
@@ -364,8 +375,9 @@ def test_the_artifacts_bucket_is_versioned_and_its_access_logged(default_project
     [
         {},
         {"aws_credentials": "access_keys", "db_credentials": "environment", "serverless_flavour": "osls"},
+        {"db_credentials": "iam"},
     ],
-    ids=["default", "access_keys-environment-osls"],
+    ids=["default", "access_keys-environment-osls", "iam"],
 )
 def test_ci_access_passes_cfn_lint_and_checkov(cookies_session: Cookies, answers: dict[str, str]) -> None:
     """Checkov finds nothing in ci-access.yml (the one resource it skips says why, in the file)."""
@@ -448,6 +460,33 @@ def test_make_ci_access_with_every_setting_passes_exactly_those_parameters(rende
         "FunctionsInVpc": "true",
     }
     assert set(passed) <= ci_access_parameters(rendered_project)
+
+
+@pytest.mark.xdist_group(IAM_GROUP)
+def test_make_ci_access_of_the_iam_mode_passes_the_database_login_and_the_migration_secret(
+    iam_project: Path, stubs: Path
+) -> None:
+    """The IAM mode's settings reach the stack under the names it declares: whose login the API role may use and the
+    one secret the migration role may read; no DB_SECRET_ARN is asked for or passed."""
+    settings = [
+        f"DB_RESOURCE_ID={DATABASE_RESOURCE_ID}",
+        "DB_USER=app_rw",
+        f"DB_MIGRATION_SECRET_ARN={MIGRATION_SECRET_ARN}",
+        f"DB_SECRET_KMS_KEY_ARN={KMS_KEY_ARN}",
+        f"DB_SECRET_ARN={SECRET_ARN}",
+    ]
+    run(["make", "-C", "infra", "ci-access", "REPOSITORY=acme/shop", *settings], iam_project, stub_env(stubs))
+    deploy, _ = calls(stubs, "aws")
+    passed = parameter_overrides(deploy)
+    assert passed == {
+        "Stage": "prod",
+        "GitHubRepository": "acme/shop",
+        "DatabaseResourceId": DATABASE_RESOURCE_ID,
+        "DatabaseUser": "app_rw",
+        "MigrationSecretArn": MIGRATION_SECRET_ARN,
+        "SecretKmsKeyArn": KMS_KEY_ARN,
+    }
+    assert set(passed) <= ci_access_parameters(iam_project)
 
 
 def test_make_ci_access_with_access_keys_needs_no_repository(alternative_project: Path, stubs: Path) -> None:

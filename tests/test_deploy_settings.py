@@ -21,6 +21,9 @@ from pytest_cookies.plugin import Cookies
 from tests.cloudformation import checkov_failures, function_properties, packaged_template
 from tests.conftest import project_env, render_only, require_commands, run, tool
 from tests.packages import (
+    CI_ACCESS_ENV,
+    DATABASE_RESOURCE_ID,
+    IAM_GROUP,
     MIGRATION_SECRET_ARN,
     PROD_GROUP,
     PROD_ORIGIN,
@@ -38,6 +41,8 @@ DEPLOY_INPUTS = (
     "DB_HOST",
     "DB_SECRET_ARN",
     "DB_PASSWORD",
+    "DB_RESOURCE_ID",
+    "DB_MIGRATION_SECRET_ARN",
     "SERVERLESS_ORG",
     "DB_SSL_CA",
     "DB_SSL_TRUST_ANY_SERVER",
@@ -65,14 +70,19 @@ def environment_project(cookies_session: Cookies) -> Path:
 @pytest.mark.parametrize("target", ["package", "deploy-dev", "migrate-prod", "remove-prod"])
 @pytest.mark.parametrize(
     ("bake", "required"),
-    [("default_project", "DB_SECRET_ARN"), ("environment_project", "DB_PASSWORD")],
-    ids=["secrets_manager", "environment"],
+    [
+        ("default_project", "DB_SECRET_ARN"),
+        ("environment_project", "DB_PASSWORD"),
+        pytest.param("iam_project", "DB_RESOURCE_ID DB_MIGRATION_SECRET_ARN", marks=pytest.mark.xdist_group(IAM_GROUP)),
+    ],
+    ids=["secrets_manager", "environment", "iam"],
 )
 def test_makefile_refuses_to_run_serverless_without_database_settings(
     request: pytest.FixtureRequest, bake: str, required: str, target: str
 ) -> None:
     """Secrets Manager mode needs the secret's ARN and never asks for a password; the environment mode needs the
-    password; both (api_auth=jwt) need the gateway's token issuer and audiences. Serverless resolves every variable
+    password; the IAM mode the cluster's or proxy's resource id and the migration's secret, no password; all three
+    (api_auth=jwt) need the gateway's token issuer and audiences. Serverless resolves every variable
     before any command, so removing and migrating need them too."""
     project: Path = request.getfixturevalue(bake)
     result = make(project / "infra", target)
@@ -243,6 +253,66 @@ def test_a_half_given_setting_is_refused(v4_package: Package, env: dict[str, str
     result = osls_print(v4_package, **env)
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
+
+
+# What `make package` of the iam bake needs besides PACKAGE_ENV: whose login the API uses, the migration's secret.
+IAM_INPUTS = {"DB_RESOURCE_ID": DATABASE_RESOURCE_ID, "DB_MIGRATION_SECRET_ARN": MIGRATION_SECRET_ARN}
+RESOURCE_ID_FORMS = "DB_RESOURCE_ID must be the resource id of the Aurora cluster (cluster- and uppercase letters or"
+
+
+@pytest.mark.xdist_group(IAM_GROUP)
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DB_RESOURCE_ID": ""}, f"{RESOURCE_ID_FORMS} digits"),
+        ({"DB_RESOURCE_ID": "cluster-abcdefghijkl0123"}, '(prx- and lowercase letters or digits); got "cluster-abcd'),
+        ({"DB_RESOURCE_ID": "prx-ABCDEFGHIJKL0123"}, 'got "prx-ABCDEFGHIJKL0123"'),
+        ({"DB_RESOURCE_ID": "my-aurora-cluster"}, f"{RESOURCE_ID_FORMS} digits, as `aws rds describe-db-clusters"),
+        ({"DB_RESOURCE_ID": "cluster-ABC*"}, 'got "cluster-ABC*"'),
+        (
+            {"DB_USER": "*"},
+            "DB_USER must be one MySQL user name of up to 32 letters, digits, underscores, dots or hyphens",
+        ),
+        (
+            {"DB_MIGRATION_SECRET_ARN": ""},
+            "DB_MIGRATION_SECRET_ARN is empty: set it to the complete ARN of the migration function's secret",
+        ),
+        (
+            {"DB_MIGRATION_SECRET_ARN": "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:migration-db"},
+            "DB_MIGRATION_SECRET_ARN must be the secret's complete ARN",
+        ),
+        # CI's roles (ci-access.yml's) do not spare the check: the id is wrong whichever role connects with it.
+        ({"GITHUB_ACTIONS": "true", **CI_ACCESS_ENV, "DB_RESOURCE_ID": "db-ABCDEFGHIJKL0123"}, RESOURCE_ID_FORMS),
+    ],
+    ids=[
+        "missing",
+        "lowercase-cluster",
+        "uppercase-proxy",
+        "cluster-name",
+        "wildcard",
+        "wildcard-user",
+        "no-migration-secret",
+        "partial-migration-secret",
+        "ci-roles",
+    ],
+)
+def test_the_iam_mode_refuses_a_database_login_of_the_wrong_form(
+    iam_package: Package, env: dict[str, str], message: str
+) -> None:
+    """The resource id the API's role may connect to, the user it connects as and the migration's secret, each
+    refused by name with the forms it may take."""
+    result = osls_print(iam_package, **{**IAM_INPUTS, **env})
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+
+
+@pytest.mark.xdist_group(IAM_GROUP)
+@pytest.mark.parametrize("resource_id", [DATABASE_RESOURCE_ID, "prx-0a1b2c3d4e5f6a7b8"], ids=["cluster", "proxy"])
+def test_the_iam_mode_accepts_a_cluster_or_a_proxy(iam_package: Package, resource_id: str) -> None:
+    """Either resource id is taken, and packaging says whose login the API uses."""
+    result = osls_print(iam_package, **{**IAM_INPUTS, "DB_RESOURCE_ID": resource_id})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Database login: the API function signs IAM tokens for user app on {resource_id}" in result.stderr
 
 
 # Calls one function of infra/deploy-settings.js as Serverless does, with the configuration and SSM parameters given

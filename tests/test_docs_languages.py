@@ -27,7 +27,7 @@ DOCUMENT_OPTIONS: dict[str, tuple[str, ...]] = {
     "include_example_module": ("yes", "no"),
     "use_docker": ("yes", "no"),
     "use_github_actions": ("yes", "no"),
-    "db_credentials": ("secrets_manager", "environment"),
+    "db_credentials": ("secrets_manager", "environment", "iam"),
 }
 OPTION_SETS = [dict(zip(DOCUMENT_OPTIONS, values)) for values in itertools.product(*DOCUMENT_OPTIONS.values())]
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", flags=re.MULTILINE | re.DOTALL)

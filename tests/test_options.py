@@ -40,6 +40,7 @@ SINGLE_OVERRIDES = [
     ("serverless_flavour", "osls"),
     ("aws_credentials", "access_keys"),
     ("db_credentials", "environment"),
+    ("db_credentials", "iam"),
     ("api_auth", "none"),
 ]
 # Text that must not appear anywhere in a project where the option has this value.

@@ -19,7 +19,7 @@ import pytest
 from tests.cloudformation import checkov_failures, packaged_template
 from tests.conftest import run, tool
 from tests.lambda_events import LAMBDA_ENV, WRITER_CLAIMS, http_api_event
-from tests.packages import PROD_GROUP, SENTINEL, Package
+from tests.packages import IAM_GROUP, PROD_GROUP, SENTINEL, Package
 from tests.packaging_tools import CA_BUNDLE, ELF_MACHINES, elf_machines, sizes, unpacked_read_only
 
 pytestmark = pytest.mark.slow
@@ -173,15 +173,23 @@ def test_package_lock_records_no_download_urls(request: pytest.FixtureRequest, b
     assert lock["packages"][""]["devDependencies"] == package_json["devDependencies"]
 
 
-@pytest.mark.xdist_group(PROD_GROUP)
-def test_no_secret_of_the_deploying_shell_reaches_the_package(prod_package: Package) -> None:
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("prod", marks=pytest.mark.xdist_group(PROD_GROUP)),
+        pytest.param("iam", marks=pytest.mark.xdist_group(IAM_GROUP)),
+    ],
+)
+def test_no_secret_of_the_deploying_shell_reaches_the_package(request: pytest.FixtureRequest, name: str) -> None:
     """The sentinel in DB_PASSWORD, the AWS secret key, the session token and the Serverless access key appears in
-    no file under .serverless/ (the template, the state, the requirements) nor in any file inside the zip."""
+    no file under .serverless/ (the template, the state, the requirements) nor in any file inside the zip, whether
+    the API reads a secret (prod) or logs in with IAM tokens signed from the function's credentials (iam)."""
+    package: Package = request.getfixturevalue(f"{name}_package")
     found = []
     sentinel = SENTINEL.encode()
-    for path in (prod_package.infra / ".serverless").rglob("*"):
+    for path in (package.infra / ".serverless").rglob("*"):
         if path.is_file() and sentinel in path.read_bytes():
-            found.append(str(path.relative_to(prod_package.infra)))
+            found.append(str(path.relative_to(package.infra)))
         if path.suffix == ".zip":
             with zipfile.ZipFile(path) as archive:
                 found += [f"{path.name}:{name}" for name in archive.namelist() if sentinel in archive.read(name)]
@@ -218,6 +226,7 @@ NO_VPC_SKIP = {"CKV_AWS_117": "the deploying shell gave no VPC_SUBNET_IDS / VPC_
     ("name", "skips"),
     [
         pytest.param("prod", CHECKOV_SKIPS, marks=pytest.mark.xdist_group(PROD_GROUP)),
+        pytest.param("iam", CHECKOV_SKIPS, marks=pytest.mark.xdist_group(IAM_GROUP)),
         pytest.param("v4", {**CHECKOV_SKIPS, **NO_VPC_SKIP}, marks=pytest.mark.xdist_group("package-v4")),
     ],
 )

@@ -1,6 +1,7 @@
 """What the functions may do: the roles of a workstation deploy (this stack creates them) and those of
 infra/ci-access.yml (CI deploys with them), each reading exactly its own secret, its key only through Secrets Manager,
-its own log group; the environments naming the secrets, never a password; the environment mode granting no secret."""
+its own log group; the environments naming the secrets, never a password; the environment mode granting no secret;
+the IAM mode's API logging in as one database user with no secret, its migration alone reading one."""
 
 from __future__ import annotations
 
@@ -18,7 +19,16 @@ from tests.cloudformation import (
     packaged_template,
     role_statements,
 )
-from tests.packages import CI_ACCESS_ENV, KMS_KEY_ARN, MIGRATION_SECRET_ARN, PROD_GROUP, SECRET_ARN, Package
+from tests.packages import (
+    CI_ACCESS_ENV,
+    DATABASE_RESOURCE_ID,
+    IAM_GROUP,
+    KMS_KEY_ARN,
+    MIGRATION_SECRET_ARN,
+    PROD_GROUP,
+    SECRET_ARN,
+    Package,
+)
 from tests.packaging_tools import CA_BUNDLE
 
 pytestmark = pytest.mark.slow
@@ -207,3 +217,73 @@ def test_the_environment_mode_packages_the_password_and_grants_no_secret(environ
     assert api_statements[2:] == [{"Effect": "Allow", "Action": list(TRACE_ACTIONS), "Resource": ["*"]}]
     assert role_statements(resources, "MigrationRole") == expected_migration_statements(None, kms=False)
     assert "secretsmanager" not in json.dumps(resources) and "kms:" not in json.dumps(resources)
+
+
+def database_login(user: str) -> dict[str, Any]:
+    """rds-db:connect as exactly this user of exactly the iam bake's cluster (the action as a list, as the framework
+    writes every statement of the role it creates)."""
+    return {
+        "Effect": "Allow",
+        "Action": ["rds-db:connect"],
+        "Resource": {
+            "Fn::Sub": f"arn:${{AWS::Partition}}:rds-db:${{AWS::Region}}:${{AWS::AccountId}}:dbuser:"
+            f"{DATABASE_RESOURCE_ID}/{user}"
+        },
+    }
+
+
+@pytest.mark.xdist_group(IAM_GROUP)
+def test_the_iam_mode_api_logs_in_with_a_token_and_only_the_migration_reads_a_secret(iam_package: Package) -> None:
+    """db_credentials=iam, prod from a workstation: the API function's environment says DB_IAM_AUTH and names no
+    secret or password; its role may connect as its one database user on the cluster (besides its logs, its traces
+    and, in the VPC, its network interfaces) and reads nothing from Secrets Manager or KMS. The migration function
+    alone reads a secret, its own, with its key through Secrets Manager."""
+    resources = packaged_template(iam_package)["Resources"]
+    api, migrate = (properties["Environment"]["Variables"] for properties in function_properties(resources).values())
+    assert api["DB_IAM_AUTH"] == "true"
+    assert {"DB_HOST", "DB_PORT", "DB_NAME", "DB_USER"} <= set(api) and api["DB_SSL_CA"] == str(CA_BUNDLE)
+    assert [name for name in ("DB_SECRET_ARN", "DB_PASSWORD") if name in api] == []
+    assert "DB_PASSWORD" not in migrate and "DB_IAM_AUTH" not in migrate
+    assert migrate["DB_SECRET_ARN"] == MIGRATION_SECRET_ARN
+    api_role = resources["IamRoleLambdaExecution"]["Properties"]
+    api_statements = role_statements(resources, "IamRoleLambdaExecution")
+    assert_framework_log_statements(api_statements[:2], "iam-backend", "prod")
+    traces = {"Effect": "Allow", "Action": list(TRACE_ACTIONS), "Resource": ["*"]}
+    assert api_statements[2:] == [database_login(api["DB_USER"]), traces]
+    assert ["AWSLambdaVPCAccessExecutionRole" in json.dumps(policy) for policy in api_role["ManagedPolicyArns"]] == [
+        True
+    ]
+    assert role_statements(resources, "MigrationRole") == expected_migration_statements(MIGRATION_SECRET_ARN, kms=True)
+    migration = {"MigrationRole", "MigrateLambdaFunction"}
+    outside_migration = {name: resource for name, resource in resources.items() if name not in migration}
+    assert "secretsmanager" not in json.dumps(outside_migration) and "kms:" not in json.dumps(outside_migration)
+
+
+@pytest.mark.xdist_group(IAM_GROUP)
+@pytest.mark.parametrize(("kms", "vpc"), [(True, True), (False, False)], ids=["prod-settings", "defaults"])
+def test_ci_access_roles_in_the_iam_mode(iam_project: Path, kms: bool, vpc: bool) -> None:
+    """ci-access.yml of an iam bake: the API role may connect as the one database user (DatabaseUser, the bake's
+    db_user by default) on the one cluster, and reads no secret and no key; the migration role reads exactly the
+    migration secret, and its key through Secrets Manager when one is given."""
+    parameters = {"DatabaseResourceId": DATABASE_RESOURCE_ID, "MigrationSecretArn": MIGRATION_SECRET_ARN}
+    if kms:
+        parameters["SecretKmsKeyArn"] = KMS_KEY_ARN
+    if vpc:
+        parameters["FunctionsInVpc"] = "true"
+    resources = evaluated(ci_access_template(iam_project), parameters)
+    api_role, migration_role = (resources[name]["Properties"] for name in ("ApiFunctionRole", "MigrationFunctionRole"))
+    (api_policy,) = api_role["Policies"]
+    own_logs, traces = ci_role_statements("iam-backend", "api", SECRET_ARN, kms=False)[:2]
+    login = {
+        "Sid": "DatabaseLogin",
+        "Effect": "Allow",
+        "Action": "rds-db:connect",
+        "Resource": f"arn:aws:rds-db:ap-northeast-2:123456789012:dbuser:{DATABASE_RESOURCE_ID}/app",
+    }
+    assert api_policy["PolicyDocument"]["Statement"] == [own_logs, traces, login]
+    (migration_policy,) = migration_role["Policies"]
+    expected = ci_role_statements("iam-backend", "migrate", MIGRATION_SECRET_ARN, kms)
+    assert migration_policy["PolicyDocument"]["Statement"] == expected
+    for role in (api_role, migration_role):
+        assert role["AssumeRolePolicyDocument"] == LAMBDA_TRUST
+        assert role.get("ManagedPolicyArns") == ([VPC_ACCESS_POLICY_ARN] if vpc else None)

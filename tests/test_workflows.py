@@ -27,7 +27,7 @@ WORKFLOW_OPTIONS: dict[str, tuple[str, ...]] = {
     "serverless_org": ("", "acme"),
     "python_version": ("3.12", "3.13"),
     "use_docker": ("yes", "no"),
-    "db_credentials": ("secrets_manager", "environment"),
+    "db_credentials": ("secrets_manager", "environment", "iam"),
     "api_auth": ("jwt", "none"),
 }
 COMBINATIONS = [dict(zip(WORKFLOW_OPTIONS, values)) for values in itertools.product(*WORKFLOW_OPTIONS.values())]
@@ -314,10 +314,13 @@ def test_the_template_update_runs_template_code_without_a_token_and_pushes_witho
 
 def database_secrets(db_credentials: str) -> list[str]:
     """The database secrets the deploy step reads: where the database is, and which secret holds its credentials
-    (Secrets Manager) or the password itself (environment)."""
+    (Secrets Manager), the password itself (environment), or whose IAM login the API uses and the migration's secret
+    (iam)."""
     where = ["DB_HOST", "DB_NAME", "DB_PORT", "DB_USER"]
     if db_credentials == "secrets_manager":
         return where + ["DB_MIGRATION_SECRET_ARN", "DB_SECRET_ARN", "DB_SECRET_KMS_KEY_ARN"]
+    if db_credentials == "iam":
+        return where + ["DB_MIGRATION_SECRET_ARN", "DB_RESOURCE_ID", "DB_SECRET_KMS_KEY_ARN"]
     return where + ["DB_PASSWORD"]
 
 

@@ -16,6 +16,14 @@ const TRUE_VALUES = new Set(['1', 'true', 'yes', 'on']);
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):\d{12}:secret:\S+-[A-Za-z0-9]{6}$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
+{%- if cookiecutter.db_credentials == "iam" %}
+// The resource ids RDS gives an Aurora cluster and an RDS Proxy: the rds-db:connect ARN names one of them, and a
+// statement on any other form (a cluster's name, its ARN) matches no login.
+const DATABASE_RESOURCE_ID = /^(cluster-[A-Z0-9]+|prx-[a-z0-9]+)$/;
+// A MySQL user name IAM can match as written: no wildcard (* or ?) may widen the statement to other users, and no
+// ${ may turn into a CloudFormation substitution.
+const DATABASE_USER = /^[A-Za-z0-9_.-]{1,32}$/;
+{%- endif %}
 // The functions' roles of infra/ci-access.yml, by the name of the variable that gives each.
 const ROLE_VARIABLES = { api: 'AWS_API_ROLE_ARN', migration: 'AWS_MIGRATION_ROLE_ARN' };
 const VPC_IDS = {
@@ -192,6 +200,53 @@ async function givenRoleArns(resolveConfigurationProperty) {
   return arns;
 }
 
+{%- if cookiecutter.db_credentials == "iam" %}
+
+// The one IAM database login of the API function: as DB_USER (its environment's, so the role and the function always
+// agree) on the cluster or proxy DB_RESOURCE_ID. Checked whichever role the function runs with, so that a wrong id
+// stops the deploy here instead of every login after it.
+async function databaseLogin(resolveConfigurationProperty) {
+  const resourceId = given((await deployInputs(resolveConfigurationProperty)).databaseResourceId);
+  if (!DATABASE_RESOURCE_ID.test(resourceId)) {
+    throw refusal(
+      "DB_RESOURCE_ID must be the resource id of the Aurora cluster (cluster- and uppercase letters or digits, as " +
+        "`aws rds describe-db-clusters --query 'DBClusters[].DbClusterResourceId'` prints it) or of its RDS Proxy " +
+        `(prx- and lowercase letters or digits); got ${JSON.stringify(resourceId)}`
+    );
+  }
+  const user = given(await resolveConfigurationProperty(['provider', 'environment', 'DB_USER']));
+  if (!DATABASE_USER.test(user)) {
+    throw refusal(
+      'DB_USER must be one MySQL user name of up to 32 letters, digits, underscores, dots or hyphens (the IAM ' +
+        `statement names it exactly, without wildcards); got ${JSON.stringify(user)}`
+    );
+  }
+  return { resourceId, user };
+}
+
+// What the API function may do besides writing its logs (the framework adds those), when the framework creates its
+// role: connect to the database as its one user, with nothing from Secrets Manager or KMS.
+function apiStatements({ resourceId, user }) {
+  return [
+    {
+      Effect: 'Allow',
+      Action: 'rds-db:connect',
+      Resource: {
+        'Fn::Sub': `arn:\${AWS::Partition}:rds-db:\${AWS::Region}:\${AWS::AccountId}:dbuser:${resourceId}/${user}`,
+      },
+    },
+  ];
+}
+
+// provider.iam.role: ci-access.yml's API role by ARN, or the statements of the role the framework creates.
+module.exports.apiRole = async ({ resolveConfigurationProperty }) => {
+  const login = await databaseLogin(resolveConfigurationProperty);
+  report(`Database login: the API function signs IAM tokens for user ${login.user} on ${login.resourceId}`);
+  const arns = await givenRoleArns(resolveConfigurationProperty);
+  return arns ? arns.api : { statements: apiStatements(login) };
+};
+{%- else %}
+
 // What the API function may do besides writing its logs (the framework adds those), when the framework creates its
 // role. Derived from the secret its environment names, so the role and the function always agree; none without one.
 async function apiStatements(resolveConfigurationProperty) {
@@ -205,6 +260,7 @@ module.exports.apiRole = async ({ resolveConfigurationProperty }) => {
   const arns = await givenRoleArns(resolveConfigurationProperty);
   return arns ? arns.api : { statements: await apiStatements(resolveConfigurationProperty) };
 };
+{%- endif %}
 
 // functions.migrate.role: ci-access.yml's migration role by ARN, or MigrationRole (roleResources).
 module.exports.migrationRole = async ({ resolveConfigurationProperty }) => {
@@ -247,6 +303,21 @@ module.exports.stackResources = async ({ resolveConfigurationProperty }) => ({
   ...(await alarmSubscription(resolveConfigurationProperty)),
 });
 
+{%- if cookiecutter.db_credentials == "iam" %}
+
+// The migration function's DB_SECRET_ARN: the one secret on the stage, for a user that may change the schema (the
+// cluster's master secret, or a migration user's). The API's user has no password to fall back on.
+module.exports.migrationSecretArn = async ({ resolveConfigurationProperty }) => {
+  const own = given((await deployInputs(resolveConfigurationProperty)).migrationSecretArn);
+  if (own) return checkedSecretArn('DB_MIGRATION_SECRET_ARN', own).arn;
+  throw refusal(
+    "DB_MIGRATION_SECRET_ARN is empty: set it to the complete ARN of the migration function's secret (the " +
+      "cluster's master secret, or a migration user's RDS secret): the API's user logs in with IAM tokens and " +
+      'has no password'
+  );
+};
+{%- else %}
+
 // The migration function's DB_SECRET_ARN: its own secret (a user that may change the schema) when given.
 module.exports.migrationSecretArn = async ({ resolveConfigurationProperty }) => {
   const own = given((await deployInputs(resolveConfigurationProperty)).migrationSecretArn);
@@ -259,6 +330,7 @@ module.exports.migrationSecretArn = async ({ resolveConfigurationProperty }) => 
   );
   return given(await resolveConfigurationProperty(['provider', 'environment', 'DB_SECRET_ARN']));
 };
+{%- endif %}
 
 // MigrationRole's statements: its own log group, its traces, and the secret its function's environment names.
 module.exports.migrationStatements = async ({ resolveConfigurationProperty }) => {
