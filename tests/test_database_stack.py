@@ -86,6 +86,9 @@ def test_the_stage_defaults_give_way_to_the_parameters(template: dict[str, Any])
     assert cluster["BackupRetentionPeriod"] == "35"
     assert "DatabaseProxy" not in resources
     assert "DatabaseProxy" in stack(template, "dev", UseProxy="true")
+    dev = stack(template, "dev", MaxCapacity="4")["DatabaseCluster"]["Properties"]
+    assert (dev["ServerlessV2ScalingConfiguration"]["MinCapacity"], dev["BackupRetentionPeriod"]) == (0, 1)
+    assert dev["ServerlessV2ScalingConfiguration"]["MaxCapacity"] == "4"
 
 
 def ingress_rules(resources: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
