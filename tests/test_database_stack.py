@@ -261,6 +261,7 @@ def test_make_database_passes_exactly_the_settings_it_is_given(
         "DB_VPC_ID": ("ExistingVpcId", "vpc-0a1b2c3d"),
         "DB_SUBNET_IDS": ("ExistingSubnetIds", "subnet-0a1b2c3d,subnet-4e5f6a7b"),
         "DB_VPC_CIDR": ("VpcCidr", "10.8.0.0/16"),
+        "DB_SECRETS_ENDPOINT": ("CreateSecretsManagerEndpoint", "false"),
     }
     arguments = [f"{variable}={value}" for variable, (_, value) in settings.items()]
     run(["make", "-C", "infra", "database-prod", *arguments], infra.parent, stub_env(stubs))
