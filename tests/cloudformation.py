@@ -52,12 +52,15 @@ PSEUDO_PARAMETERS = {
 NO_VALUE_MARK = object()
 
 
-def evaluated(template: Mapping[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
-    """The template's Resources as CloudFormation would create them with these parameters: Ref of a parameter or
-    pseudo parameter, conditions, Fn::If (AWS::NoValue removes the item), Fn::Sub, Fn::Select, Fn::Split and Fn::Join
-    resolved; references to resources (Ref, Fn::GetAtt, ${Resource.Arn}) left as written."""
+def evaluated(template: Mapping[str, Any], parameters: Mapping[str, str], section: str = "Resources") -> dict[str, Any]:
+    """The template's Resources (or another section) as CloudFormation would create them with these parameters: Ref
+    of a parameter or pseudo parameter, conditions, Fn::If (AWS::NoValue removes the item), Fn::Sub, Fn::Select,
+    Fn::Split, Fn::Join and Fn::GetAZs resolved; references to resources (Ref, Fn::GetAtt, ${Resource.Arn}) and the
+    functions given them left as written."""
     declared = {name: spec.get("Default") for name, spec in template["Parameters"].items()}
-    values = {**declared, **parameters, **PSEUDO_PARAMETERS}
+    given = {**declared, **parameters}
+    lists = {name for name, spec in template["Parameters"].items() if spec["Type"].endswith(("List", ">"))}
+    values = {**given, **{name: str(given[name]).split(",") for name in lists}, **PSEUDO_PARAMETERS}
     conditions: dict[str, bool] = {}
 
     def condition(name: str) -> bool:
@@ -79,6 +82,14 @@ def evaluated(template: Mapping[str, Any], parameters: Mapping[str, str]) -> dic
                 return NO_VALUE_MARK if argument == "AWS::NoValue" else values.get(argument, {"Ref": argument})
             if key == "Fn::If":
                 return resolve(argument[1] if condition(argument[0]) else argument[2])
+            if key == "Fn::And":
+                return all(resolve(argument))
+            if key == "Fn::Or":
+                return any(resolve(argument))
+            if key == "Condition" and isinstance(argument, str):
+                return condition(argument)
+            if key == "Fn::GetAZs":
+                return [f"{values['AWS::Region']}{zone}" for zone in "abc"]
             if key == "Fn::Equals":
                 first, second = resolve(argument)
                 return first == second
@@ -86,11 +97,15 @@ def evaluated(template: Mapping[str, Any], parameters: Mapping[str, str]) -> dic
                 return not resolve(argument[0])
             if key == "Fn::Select":
                 index, items = resolve(argument)
-                return items[int(index)]
+                return items[int(index)] if isinstance(items, list) else {key: [index, items]}
             if key == "Fn::Split":
-                return str(resolve(argument[1])).split(argument[0])
+                text = resolve(argument[1])
+                return {key: [argument[0], text]} if isinstance(text, dict) else str(text).split(argument[0])
             if key == "Fn::Join":
-                return argument[0].join(resolve(argument[1]))
+                items = resolve(argument[1])
+                if all(isinstance(item, str) for item in items):
+                    return argument[0].join(items)
+                return {key: [argument[0], items]}
             if key == "Fn::Sub":
                 return substitute(argument, {}) if isinstance(argument, str) else substitute(*resolve(argument))
         return {
@@ -99,7 +114,16 @@ def evaluated(template: Mapping[str, Any], parameters: Mapping[str, str]) -> dic
             if value is not NO_VALUE_MARK
         }
 
-    return resolve(dict(template["Resources"]))  # type: ignore[no-any-return]
+    return resolve(dict(template[section]))  # type: ignore[no-any-return]
+
+
+def created(template: Mapping[str, Any], parameters: Mapping[str, str], section: str = "Resources") -> dict[str, Any]:
+    """evaluated(), without the resources (or outputs) whose Condition is false with these parameters."""
+    guarded = {
+        name: ({"Fn::If": [entry["Condition"], entry, {"Ref": "AWS::NoValue"}]} if "Condition" in entry else entry)
+        for name, entry in template[section].items()
+    }
+    return evaluated({**template, section: guarded}, parameters, section)
 
 
 def ci_access_template(project: Path) -> dict[str, Any]:

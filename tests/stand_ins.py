@@ -4,6 +4,7 @@ pytest_plugins in tests/conftest.py for the release, template-update and ci-acce
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from pathlib import Path
@@ -54,7 +55,7 @@ STUBS = {
         """,
     "aws": r"""
         printf 'aws %s\n' "$*" >>"$STUB_LOG"
-        # Exactly the calls of scripts/release.sh and `make -C infra ci-access`; anything else is a mistake.
+        # The calls of scripts/release.sh, `make -C infra ci-access` and `database-*` only; anything else is a mistake.
         status="--query Stacks[0].StackStatus --output text"
         url="--query Stacks[0].Outputs[?OutputKey=='HttpApiUrl'].OutputValue --output text"
         code="--query TemplateBody.Resources.ApiLambdaFunction.Properties.Code.S3Key --output text"
@@ -76,6 +77,7 @@ STUBS = {
             cp "$STUB_DIR/record" "${!#}" ;;
           "s3api put-object --bucket "*" --key "*" --body "*) cp "${!#}" "$STUB_DIR/record" ;;
           "cloudformation deploy --region "*" --template-file ci-access.yml --stack-name "*) ;;
+          "cloudformation deploy --region "*" --template-file database.yml --stack-name "*) ;;
           "cloudformation describe-stacks --region "*" --stack-name "*" $outputs") ;;
           *) echo "aws stand-in: unexpected call: aws $*" >&2; exit 97 ;;
         esac
@@ -150,6 +152,13 @@ def calls(stubs: Path, command: str) -> list[str]:
     """The logged calls of one stand-in, without its name."""
     prefix = f"{command} "
     return [line[len(prefix) :] for line in (stubs / "log").read_text().splitlines() if line.startswith(prefix)]
+
+
+def parameter_overrides(deploy_call: str) -> dict[str, str]:
+    """The parameters an `aws cloudformation deploy` call passes in --parameter-overrides, by name."""
+    words = deploy_call.split(" --parameter-overrides ", 1)[1].split()
+    pairs = [word.split("=", 1) for word in itertools.takewhile(lambda word: not word.startswith("--"), words)]
+    return {name: value for name, value in pairs}
 
 
 def stand_in_calls(stubs: Path) -> list[str]:

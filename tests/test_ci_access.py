@@ -5,7 +5,6 @@ dashboard and metric filter); the deploy principal's rights; the artifacts bucke
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import subprocess
@@ -31,7 +30,7 @@ from tests.packages import (
     resolved_config,
 )
 from tests.packaging_tools import PACKAGE_ENV, copy_project
-from tests.stand_ins import calls, stub_env
+from tests.stand_ins import calls, parameter_overrides, stub_env
 
 pytestmark = pytest.mark.slow
 
@@ -392,13 +391,6 @@ def test_ci_access_passes_cfn_lint_and_checkov(cookies_session: Cookies, answers
 def ci_access_parameters(project: Path) -> set[str]:
     """The Parameters infra/ci-access.yml declares."""
     return set(ci_access_template(project)["Parameters"])
-
-
-def parameter_overrides(deploy_call: str) -> dict[str, str]:
-    """The parameters an `aws cloudformation deploy` call passes in --parameter-overrides, by name."""
-    words = deploy_call.split(" --parameter-overrides ", 1)[1].split()
-    pairs = [word.split("=", 1) for word in itertools.takewhile(lambda word: not word.startswith("--"), words)]
-    return {name: value for name, value in pairs}
 
 
 def ci_access_calls(slug: str, parameters: str) -> list[str]:

@@ -47,6 +47,8 @@ PROVEN_ELSEWHERE = {
     "make module name=orders": "the generated suite's tests/test_new_module.py",
     "make -C infra ci-access REPOSITORY=OWNER/REPO": "tests/test_ci_access.py (with a stand-in aws)",
     "make -C infra ci-access": "tests/test_ci_access.py (with a stand-in aws)",
+    "make -C infra database-dev": "tests/test_database_stack.py (with a stand-in aws)",
+    "make -C infra database-prod": "tests/test_database_stack.py (with a stand-in aws)",
     "ALLOW_ROLLBACK_ACROSS_MIGRATION=1 scripts/release.sh rollback prod": "tests/test_release_script.py (stand-ins)",
     'uvx --from cruft==2.16.0 --with "typer<0.26" cruft update': "tests/test_updates.py (shows a template change)",
     'curl -i -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d \'{"title": '
