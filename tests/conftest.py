@@ -23,7 +23,7 @@ from pytest_cookies.plugin import Cookies, Result
 from pytest_mysql import factories
 
 from tests.harness import missing_pythons_message
-from tests.local_services import MARIADB_OPTIONS, create_database, mariadb_tls_options, write_tls_files
+from tests.local_services import MARIADB_OPTIONS, create_admin, create_database, mariadb_tls_options, write_tls_files
 from tests.packaging_tools import HarnessError
 from tests.packaging_tools import project_env as project_env  # noqa: F401 (test modules import it from here)
 from tests.packaging_tools import run_command
@@ -224,6 +224,14 @@ def mariadb_url(mariadb_available: None, request: pytest.FixtureRequest) -> Iter
     server = request.getfixturevalue("mariadb_proc")
     create_database(server.unixsocket, "app_test", "app", "app-password")
     yield f"mysql+aiomysql://app:app-password@127.0.0.1:{server.port}/app_test"
+
+
+@pytest.fixture(scope="session")
+def mariadb_admin_url(mariadb_url: str, request: pytest.FixtureRequest) -> str:
+    """A login on mariadb_url's database that may create users (the generated suite's TEST_DATABASE_ADMIN_URL)."""
+    server = request.getfixturevalue("mariadb_proc")
+    create_admin(server.unixsocket, "admin", "admin-password")
+    return f"mysql+aiomysql://admin:admin-password@127.0.0.1:{server.port}/app_test"
 
 
 _SUMMARY_KEY = pytest.StashKey[list[str]]()

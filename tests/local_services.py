@@ -86,6 +86,18 @@ def create_database(unix_socket: str, database: str, user: str, password: str) -
         admin.close()
 
 
+def create_admin(unix_socket: str, user: str, password: str) -> None:
+    """A user with every right, GRANT OPTION and CREATE USER included, for tests that create users of their own."""
+    admin = pymysql.connect(unix_socket=unix_socket, user="root", autocommit=True)
+    try:
+        with admin.cursor() as cursor:
+            for host in ("localhost", "127.0.0.1"):
+                cursor.execute(f"CREATE USER '{user}'@'{host}' IDENTIFIED BY '{password}'")
+                cursor.execute(f"GRANT ALL ON *.* TO '{user}'@'{host}' WITH GRANT OPTION")
+    finally:
+        admin.close()
+
+
 class MariaDB:
     """A throwaway MariaDB server from the installed binaries (apt: mariadb-server): its own data folder, socket and
     loopback port, TLS required on TCP. stop() ends it by its PID and start() brings it back on the same port and

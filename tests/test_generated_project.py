@@ -37,8 +37,12 @@ def test_generated_suite_passes_on_sqlite(default_project: Path, summary: list[s
 
 @pytest.mark.mariadb
 @pytest.mark.xdist_group("mariadb")
-def test_generated_suite_passes_on_mariadb(default_project: Path, mariadb_url: str, summary: list[str]) -> None:
-    env = project_env(TEST_DATABASE_URL=mariadb_url, TEST_REQUIRE_DATABASE_URL="1")
+def test_generated_suite_passes_on_mariadb(
+    default_project: Path, mariadb_url: str, mariadb_admin_url: str, summary: list[str]
+) -> None:
+    env = project_env(
+        TEST_DATABASE_URL=mariadb_url, TEST_DATABASE_ADMIN_URL=mariadb_admin_url, TEST_REQUIRE_DATABASE_URL="1"
+    )
     # The scaffold check migrates and tests its own SQLite copy: the SQLite run above covers it.
     output = run([*GENERATED_PYTEST, "-rsp", *WITHOUT_SCAFFOLD], default_project, env)
     summary.append(f"generated suite on MariaDB: {output.strip().splitlines()[-1].strip('= ')}")

@@ -105,6 +105,7 @@ def test_each_role_may_read_exactly_its_secret(v4_package: Package) -> None:
     environments = {name: properties["Environment"]["Variables"] for name, properties in functions.items()}
     assert [environment["DB_SECRET_ARN"] for environment in environments.values()] == [SECRET_ARN, SECRET_ARN]
     assert [name for name, environment in environments.items() if "DB_PASSWORD" in environment] == []
+    assert [name for name, environment in environments.items() if "DB_APP_USER" in environment] == []
     assert [environment["DB_SSL_CA"] for environment in environments.values()] == [str(CA_BUNDLE)] * 2
 
 
@@ -200,6 +201,7 @@ def test_the_prod_package_runs_with_the_ci_access_roles(prod_package: Package) -
     environments = {name: properties["Environment"]["Variables"] for name, properties in functions.items()}
     assert [environment["DB_SECRET_ARN"] for environment in environments.values()] == [SECRET_ARN, MIGRATION_SECRET_ARN]
     assert [name for name, environment in environments.items() if "DB_PASSWORD" in environment] == []
+    assert [name for name, environment in environments.items() if "DB_APP_USER" in environment] == []
     assert [environment["DB_SSL_CA"] for environment in environments.values()] == [str(CA_BUNDLE)] * 2
 
 
@@ -211,6 +213,7 @@ def test_the_environment_mode_packages_the_password_and_grants_no_secret(environ
     environments = [properties["Environment"]["Variables"] for properties in function_properties(resources).values()]
     assert [environment["DB_PASSWORD"] for environment in environments] == ["placeholder"] * 2
     assert [environment for environment in environments if "DB_SECRET_ARN" in environment] == []
+    assert [environment for environment in environments if "DB_APP_USER" in environment] == []
     api_statements = role_statements(resources, "IamRoleLambdaExecution")
     assert_framework_log_statements(api_statements[:2], "env-backend", "dev")
     # Nothing but the logs and, for active tracing, X-Ray.
@@ -245,6 +248,8 @@ def test_the_iam_mode_api_logs_in_with_a_token_and_only_the_migration_reads_a_se
     assert [name for name in ("DB_SECRET_ARN", "DB_PASSWORD") if name in api] == []
     assert "DB_PASSWORD" not in migrate and "DB_IAM_AUTH" not in migrate
     assert migrate["DB_SECRET_ARN"] == MIGRATION_SECRET_ARN
+    # The migration makes sure the API's own user exists (app/database/app_user.py); the API never provisions.
+    assert migrate["DB_APP_USER"] == api["DB_USER"] and "DB_APP_USER" not in api
     api_role = resources["IamRoleLambdaExecution"]["Properties"]
     api_statements = role_statements(resources, "IamRoleLambdaExecution")
     assert_framework_log_statements(api_statements[:2], "iam-backend", "prod")

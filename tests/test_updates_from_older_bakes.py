@@ -243,6 +243,7 @@ def test_the_template_migration_arrives_and_the_teams_migration_and_rows_survive
     tmp_path: Path,
     team_databases: dict[str, tuple[TeamData, dict[str, str]]],
     mariadb_url: str,
+    mariadb_admin_url: str,
     summary: list[str],
 ) -> None:
     """The issue's run: a project baked before the API was closed (api_auth) and the template migrations that came
@@ -304,7 +305,11 @@ def test_the_template_migration_arrives_and_the_teams_migration_and_rows_survive
     completed = generated_suite(project, "-rsp")
     on_sqlite = assert_generated_suite_passed(completed.stdout + completed.stderr, on_mysql=False)
     assert "test_make_module_adds_a_domain_that_passes_every_check" in completed.stdout
-    suite_env = {"TEST_DATABASE_URL": mariadb_url, "TEST_REQUIRE_DATABASE_URL": "1"}
+    suite_env = {
+        "TEST_DATABASE_URL": mariadb_url,
+        "TEST_DATABASE_ADMIN_URL": mariadb_admin_url,
+        "TEST_REQUIRE_DATABASE_URL": "1",
+    }
     completed = generated_suite(project, *WITHOUT_SCAFFOLD, **suite_env)
     on_mariadb = assert_generated_suite_passed(completed.stdout + completed.stderr, on_mysql=True)
     summary.append(

@@ -6,7 +6,8 @@ reachable from CI. Deploys invoke it after the code is in place (`make -C infra 
 fails with the error in its result: the error's kind and the database's error code only, since its message can
 quote row values and the result ends up in CI logs (the function's own log has the whole error). The event
 {"read_only": true} only reports the revision (before and after alike): scripts/release.sh asks it before rolling
-code back, to refuse putting old code on a schema migrated past it. The API function never imports this module or
+code back, to refuse putting old code on a schema migrated past it. With DB_APP_USER set, it first makes sure the API's
+database user exists with data rights only (app/database/app_user.py). The API function never imports this module or
 Alembic.
 """
 
@@ -21,6 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from app.common.settings import get_settings
+from app.database.app_user import ensure_app_user
 from app.database.config import create_single_use_engine
 
 logger = logging.getLogger(__name__)
@@ -69,12 +71,34 @@ def current_revision() -> str | None:
     return asyncio.run(connect())
 
 
+def provision_app_user() -> None:
+    """With DB_APP_USER set (stages whose API logs in with IAM tokens): make sure the API's user exists with data
+    rights only, before Alembic runs, and log what was found (no secret is involved in what is logged)."""
+    settings = get_settings()
+    user = settings.db_app_user
+    if user is None:
+        return
+
+    async def provision() -> str:
+        engine = create_single_use_engine(settings)
+        try:
+            async with engine.connect() as connection:
+                outcome = await ensure_app_user(connection, user)
+                await connection.commit()
+                return outcome
+        finally:
+            await engine.dispose()
+
+    logger.info("Database user %s for the API (IAM login, data rights only): %s", user, asyncio.run(provision()))
+
+
 def handler(event: Any, context: Any) -> dict[str, str | None]:
     """Lambda entry point: upgrade the database to the latest revision, or with {"read_only": true} only report it."""
     before = current_revision()
     if isinstance(event, dict) and event.get("read_only") is True:
         logger.info("Database at revision %s (read only: not upgrading)", before)
         return {"revision_before": before, "revision_after": before}
+    provision_app_user()
     logger.info("Database at revision %s: upgrading to every head", before)
     try:
         command.upgrade(alembic_config(), "heads")

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # authentication, directly or through RDS Proxy): made for each new connection from the credentials Lambda gives
     # the function, for AWS_REGION, and sent only inside TLS. Excludes DB_PASSWORD, DB_SECRET_ARN and DATABASE_URL.
     db_iam_auth: bool = False
+    # The migration function alone: before migrating, make sure this user exists for the API's IAM login, with data
+    # rights only on the database (app/database/app_user.py). Set beside DB_IAM_AUTH's stage (infra/serverless.yml).
+    db_app_user: str | None = None
     # A CA bundle file (e.g. AWS's RDS global bundle) to verify the MySQL server's certificate and host name; a
     # relative path starts from the working directory (on Lambda, the package root).
     db_ssl_ca: str | None = None
