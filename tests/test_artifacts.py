@@ -60,8 +60,10 @@ def test_ci_runs_linters_and_tests_against_mysql_on_pull_requests(project: Path)
     assert job["permissions"] == {"contents": "read"}
     assert job["timeout-minutes"] <= 30
     assert job["services"]["mysql"]["image"].startswith("mysql:8")
-    assert "MYSQL_ROOT_PASSWORD" not in job["services"]["mysql"]["env"]
+    # The suite connects as the app's ordinary user; root only for the tests that create users as the migration does.
     assert job["env"]["TEST_DATABASE_URL"].startswith("mysql+aiomysql://app:")
+    root_password = job["services"]["mysql"]["env"]["MYSQL_ROOT_PASSWORD"]
+    assert job["env"]["TEST_DATABASE_ADMIN_URL"].startswith(f"mysql+aiomysql://root:{root_password}@")
     assert job["env"]["TEST_REQUIRE_DATABASE_URL"] == "1"
     commands = "\n".join(step.get("run", "") for step in job["steps"])
     for expected in ("uv sync --locked", "pytest", *linters(project)):
