@@ -28,6 +28,7 @@ TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TEMPLATE_ROOT))
 
 import cold_start  # noqa: E402
+import database_modes  # noqa: E402
 import throughput  # noqa: E402
 import variants  # noqa: E402
 from cold_start import HEALTH_EVENT  # noqa: E402
@@ -80,6 +81,16 @@ from app.database.secret_login import fetch_login
 fetch_login({arn!r}, 5)
 print((time.perf_counter() - started) * 1000)
 """
+# Milliseconds to load the app's IAM login and make one token, in a process that has imported the app (the part of a
+# first database request that the IAM mode adds, against SECRET_FETCH_PROBE).
+IAM_TOKEN_PROBE = """
+import time
+import main
+started = time.perf_counter()
+from app.database.iam_login import IamLogin
+IamLogin().token("127.0.0.1", 3306, {user!r})
+print((time.perf_counter() - started) * 1000)
+"""
 # Requests/s, p50 ms and p99 ms of one uvicorn load round.
 UvicornRound = tuple[float, float, float]
 # Rate (per second), p50 and p99 (ms) of warm invocations, per request name.
@@ -126,6 +137,9 @@ class Results:
     cold_reads: dict[str, list[float]]
     warm_reads: dict[str, list[WarmRound]]
     uvicorn: dict[str, dict[int, list[UvicornRound]]]
+    # Cold milliseconds per request ("health", "read") and compared bake (database_modes.COMPARED_ANSWERS), and of
+    # the IAM token alone ("token").
+    database_modes: dict[str, dict[str, list[float]]]
     render_times: list[float]
     uv_times: list[float]
 
@@ -176,8 +190,17 @@ def measure_warm(tasks: dict[str, Path], python: str, env: dict[str, str], plan:
     return warm
 
 
+def secret_in_moto(work: Path, stack: ExitStack) -> dict[str, str]:
+    """The benchmark database's login as a secret that moto serves on loopback until the stack closes; returns the
+    variables that point an app at it."""
+    endpoint = stack.enter_context(moto_secrets_server(work))
+    secret = {"username": DATABASE["DB_USER"], "password": DATABASE["DB_PASSWORD"]}
+    secret_arn = secrets_client(endpoint).create_secret(Name="bench-db", SecretString=json.dumps(secret))["ARN"]
+    return {**MOTO_AWS_ENV, "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint, "DB_SECRET_ARN": secret_arn}
+
+
 def measure_database(
-    tasks: dict[str, Path], python: str, server: MariaDB, plan: Plan, work: Path, stack: ExitStack
+    tasks: dict[str, Path], python: str, server: MariaDB, plan: Plan, secret_env: dict[str, str]
 ) -> tuple[dict[str, list[float]], dict[str, list[WarmRound]]]:
     """The example module's read on MariaDB over TLS, ours against the floor doing the same read: cold (a new process
     and its first connection, as a new Lambda container serves it; ours also with its credentials in Secrets Manager)
@@ -193,12 +216,8 @@ def measure_database(
     env = {"PATH": os.environ.get("PATH", ""), **function_env}
     readers = {name: tasks[name] for name in READERS}
     throughput.prepare_database(tasks["ours"], python, env)
-    # The Secrets Manager mode: ours again, with the password in a secret that moto serves on loopback instead of in
-    # DB_PASSWORD; the difference is what fetching the secret adds to a container's first database request.
-    endpoint = stack.enter_context(moto_secrets_server(work))
-    secret = {"username": DATABASE["DB_USER"], "password": DATABASE["DB_PASSWORD"]}
-    secret_arn = secrets_client(endpoint).create_secret(Name="bench-db", SecretString=json.dumps(secret))["ARN"]
-    secret_env = {**MOTO_AWS_ENV, "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint, "DB_SECRET_ARN": secret_arn}
+    # The Secrets Manager mode: ours again, with the password in the secret instead of in DB_PASSWORD; the difference
+    # is what fetching the secret adds to a container's first database request.
     env_by_name = {"ours_secret": {**secret_env, "DB_PASSWORD": ""}}
     cold = cold_start.measure(
         {**readers, "ours_secret": tasks["ours"]}, python, plan.processes, READ_EVENT, function_env, env_by_name
@@ -206,7 +225,11 @@ def measure_database(
     # The fetch alone, in fresh processes after the app is imported: loading the client and one GetSecretValue.
     fetch_env = {**env, **secret_env}
     cold["secret_fetch"] = [
-        float(cold_start.run_in_task(python, tasks["ours"], fetch_env, SECRET_FETCH_PROBE.format(arn=secret_arn)))
+        float(
+            cold_start.run_in_task(
+                python, tasks["ours"], fetch_env, SECRET_FETCH_PROBE.format(arn=secret_env["DB_SECRET_ARN"])
+            )
+        )
         for _ in range(plan.processes)
     ]
     warm: dict[str, list[WarmRound]] = {name: [] for name in readers}
@@ -215,6 +238,68 @@ def measure_database(
             measured = [("read", READ_EVENT)]
             warm[name].append(throughput.warm_invocations(readers[name], python, env, measured, False, plan.quick))
     return cold, warm
+
+
+def measure_database_modes(
+    tasks: dict[str, Path], python: str, server: MariaDB, plan: Plan, secret_env: dict[str, str]
+) -> dict[str, dict[str, list[float]]]:
+    """The compared bakes cold, in the same rounds: GET /health, then the example module's read with the process's
+    first login, each bake reaching MariaDB through its relay (see database_modes)."""
+    login = database_modes.Login(DATABASE["DB_USER"], DATABASE["DB_PASSWORD"], DATABASE["DB_NAME"])
+    with (
+        database_modes.running(database_modes.PassthroughRelay(server)) as passthrough,
+        database_modes.running(database_modes.IamLoginRelay(server, login)) as iam_login,
+    ):
+        shared = {"ENVIRONMENT": "dev", "DB_HOST": "127.0.0.1", "DB_SSL_CA": str(server.ca), **MOTO_AWS_ENV}
+        shared |= {"DB_NAME": DATABASE["DB_NAME"], "DB_USER": DATABASE["DB_USER"]}
+        env_by_name = {
+            "existing": {**secret_env, "DB_PORT": str(passthrough.port)},
+            "aurora_iam": {"DB_IAM_AUTH": "true", "DB_PORT": str(iam_login.port)},
+        }
+        # The existing bake twice in each round, the IAM one between: existing / existing again shows how far the
+        # comparison moves by noise alone.
+        env_by_name["existing_again"] = env_by_name["existing"]
+        in_rounds = {**tasks, "existing_again": tasks["existing"]}
+        figures = {
+            request: cold_start.measure(in_rounds, python, plan.processes, event, shared, env_by_name)
+            for request, event in (("health", HEALTH_EVENT), ("read", READ_EVENT))
+        }
+    token_env = {"PATH": os.environ.get("PATH", ""), **shared, **env_by_name["aurora_iam"]}
+    token_probe = IAM_TOKEN_PROBE.format(user=DATABASE["DB_USER"])
+    figures["token"] = {
+        "aurora_iam": [
+            float(cold_start.run_in_task(python, tasks["aurora_iam"], token_env, token_probe))
+            for _ in range(plan.processes)
+        ]
+    }
+    return figures
+
+
+def default_answers(answers: tuple[str, ...]) -> bool:
+    """Whether cookiecutter answers (key=value) are all the template's defaults (the first choice of a list)."""
+    defaults = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text())
+    for answer in answers:
+        key, value = answer.split("=", 1)
+        default = defaults[key]
+        if (default[0] if isinstance(default, list) else default) != value:
+            return False
+    return True
+
+
+def build_database_modes(
+    project: Path, ours: Path, work: Path, python: str, architecture: str
+) -> dict[str, variants.Package]:
+    """The compared bakes' packages: ours where its answers are the defaults, else a render packaged like ours."""
+    others = {
+        name: bake(work / "modes" / name, True, *answers)[0]
+        for name, answers in database_modes.COMPARED_ANSWERS.items()
+        if not default_answers(answers)
+    }
+    built = variants.build_like_ours(
+        project, others, work / "variants", python, architecture, database_modes.PACKAGE_INPUTS
+    )
+    packages = {package.name: package for package in built}
+    return {name: packages.get(name, variants.Package(name, ours)) for name in database_modes.COMPARED_ANSWERS}
 
 
 def measure_uvicorn(
@@ -242,6 +327,8 @@ def measure(work: Path, plan: Plan) -> Results:
     other_architecture = next(name for name in ELF_MACHINES if name != architecture)
     open_project = bake(work / "open", True, "api_auth=none")[0]
     packages = variants.build_all(project, open_project, work / "variants", python, python_version, architecture)
+    ours_zip = next(package.zip_path for package in packages if package.name == "ours")
+    mode_packages = build_database_modes(project, ours_zip, work, python, architecture)
     other = variants.build_ours_for(project, work / "variants", python, other_architecture)
     database = work / "bench.db"
     local_env = {"PATH": os.environ.get("PATH", ""), "ENVIRONMENT": "local", "SQLITE_PATH": str(database)}
@@ -257,8 +344,14 @@ def measure(work: Path, plan: Plan) -> Results:
         cold_tasks = {**tasks, "ours_again": tasks["ours"]}
         cold_starts = cold_start.measure({name: cold_tasks[name] for name in order}, python, plan.processes)
         warm = measure_warm(tasks, python, local_env, plan)
+        mode_tasks = {
+            name: stack.enter_context(unpacked_read_only(package.zip_path, work / "task" / f"mode-{name}"))
+            for name, package in mode_packages.items()
+        }
         server = stack.enter_context(throwaway_mariadb(work / "mariadb"))
-        cold_reads, warm_reads = measure_database(tasks, python, server, plan, work, stack)
+        secret_env = secret_in_moto(work, stack)
+        cold_reads, warm_reads = measure_database(tasks, python, server, plan, secret_env)
+        modes = measure_database_modes(mode_tasks, python, server, plan, secret_env)
     database.unlink(missing_ok=True)
     return Results(
         plan=plan,
@@ -268,13 +361,15 @@ def measure(work: Path, plan: Plan) -> Results:
         runtime=full_version(python),
         architecture=architecture,
         cold_starts=cold_starts,
-        sizes={package.name: sizes(package.zip_path) for package in packages},
+        sizes={package.name: sizes(package.zip_path) for package in packages}
+        | {f"mode-{name}": sizes(package.zip_path) for name, package in mode_packages.items()},
         other_architecture=other_architecture,
         other_size=sizes(other.zip_path),
         warm=warm,
         cold_reads=cold_reads,
         warm_reads=warm_reads,
         uvicorn=measure_uvicorn(project, work, local_env, plan),
+        database_modes=modes,
         render_times=render_times,
         uv_times=uv_times,
     )
@@ -294,6 +389,11 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     """A Markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def section(*parts: str) -> str:
+    """A report section: its heading, tables and lines, a blank line apart."""
+    return "\n\n".join(parts)
 
 
 def title(results: Results) -> str:
@@ -331,13 +431,11 @@ def cold_start_section(results: Results) -> str:
         f"- zipped size of ours: {results.sizes['ours'][0]:.1f} MB ({results.architecture}), "
         f"{results.other_size[0]:.1f} MB ({other}, built for its size, not run here) (target <= 10)"
     )
-    return "\n\n".join(
-        [
-            "## Cold start: import main + first GET /health, "
-            f"{results.plan.processes} fresh processes each, read-only package",
-            table(["package", "p50 ms", "p99 ms", "p25-p75 ms", "zipped MB", "unzipped MB"], rows),
-            "\n".join(ratios),
-        ]
+    return section(
+        "## Cold start: import main + first GET /health, "
+        f"{results.plan.processes} fresh processes each, read-only package",
+        table(["package", "p50 ms", "p99 ms", "p25-p75 ms", "zipped MB", "unzipped MB"], rows),
+        "\n".join(ratios),
     )
 
 
@@ -360,18 +458,48 @@ def database_section(results: Results) -> str:
         [round_figures["read"]["rate"] for round_figures in results.warm_reads["ours"]],
         [round_figures["read"]["rate"] for round_figures in results.warm_reads["floor_read"]],
     )
-    return "\n\n".join(
-        [
-            "## Cold database request: import main + first GET /challenges/1, new TLS connection to MariaDB, "
-            f"{results.plan.processes} fresh processes each",
-            table(["app", "p50 ms", "p99 ms", "p25-p75 ms", "zipped MB"], cold_rows),
-            f"- ours / (d), median of per-round ratios: {cold_ratio:.2f} (target <= 1.1)\n"
-            f"- {secret_fetch_line(results)}",
-            "## Warm reads through main.handler: GET /challenges/1 on MariaDB over TLS, one pooled connection",
-            table(["app", "reads/s", "p50 ms", "p99 ms"], warm_rows),
-            f"- ours / (d) reads/s, median of per-round ratios: {warm_ratio:.2f} (target >= 0.9)",
-        ]
+    return section(
+        "## Cold database request: import main + first GET /challenges/1, new TLS connection to MariaDB, "
+        f"{results.plan.processes} fresh processes each",
+        table(["app", "p50 ms", "p99 ms", "p25-p75 ms", "zipped MB"], cold_rows),
+        f"- ours / (d), median of per-round ratios: {cold_ratio:.2f} (target <= 1.1)\n"
+        f"- {secret_fetch_line(results)}",
+        "## Warm reads through main.handler: GET /challenges/1 on MariaDB over TLS, one pooled connection",
+        table(["app", "reads/s", "p50 ms", "p99 ms"], warm_rows),
+        f"- ours / (d) reads/s, median of per-round ratios: {warm_ratio:.2f} (target >= 0.9)",
     )
+
+
+def comparison(ours: list[float], other: list[float]) -> str:
+    """The median of per-round ratios and of per-round differences in milliseconds."""
+    added = statistics.median(ours_round - other_round for ours_round, other_round in zip(ours, other, strict=True))
+    return f"median of per-round ratios {per_round_ratio(ours, other):.3f}, of per-round differences {added:+.1f} ms"
+
+
+def database_modes_section(results: Results) -> str:
+    """The IAM mode against today's Secrets Manager mode, cold: each figure, then what IAM adds, against the
+    issue's limits."""
+    rows, lines = [], []
+    for request, path in (("health", "GET /health"), ("read", "GET /challenges/1")):
+        figures = results.database_modes[request]
+        for name, label in database_modes.LABELS.items():
+            rows.append([path, *timing_row(label, figures[name]), f"{results.sizes[f'mode-{name}'][0]:.1f}"])
+        iam, existing, again = figures["aurora_iam"], figures["existing"], figures["existing_again"]
+        lines.append(
+            f"- {path}: aurora/iam / existing, {comparison(iam, existing)} (targets <= {database_modes.RATIO_LIMIT} "
+            f"and <= +{database_modes.MILLISECONDS_LIMIT:.0f} ms); existing / existing again (noise alone): "
+            f"{comparison(existing, again)}"
+        )
+    token, fetch = results.database_modes["token"]["aurora_iam"], results.cold_reads["secret_fetch"]
+    lines.append(
+        f"- the IAM token alone (loading the token code + one token, fresh processes): p50 "
+        f"{statistics.median(token):.1f} ms, p99 {cold_start.p99(token):.1f} ms, against the secret's fetch alone: "
+        f"p50 {statistics.median(fetch):.1f} ms, p99 {cold_start.p99(fetch):.1f} ms (in AWS add the fetch's network "
+        "time)"
+    )
+    heading = f"## Database modes, cold: import main + first request, {results.plan.processes} fresh processes each"
+    header = ["request", "bake", "p50 ms", "p99 ms", "p25-p75 ms", "zipped MB"]
+    return section(heading + ", in the same rounds", table(header, rows), "\n".join(lines))
 
 
 def secret_fetch_line(results: Results) -> str:
@@ -397,12 +525,10 @@ def warm_section(results: Results) -> str:
         [figures["health"]["rate"] for figures in ours], [figures["health"]["rate"] for figures in floor]
     )
     rows = [["ours", f"{health:.0f}", f"{read:.0f}"], ["(a) floor", f"{floor_health:.0f}", "-"]]
-    return "\n\n".join(
-        [
-            "## Warm invocations per second through main.handler",
-            table(["app", "GET /health", "GET /challenges/1 (embedded SQLite)"], rows),
-            f"- ours / floor on GET /health, median of per-round ratios: {ratio:.2f} (target >= 0.9)",
-        ]
+    return section(
+        "## Warm invocations per second through main.handler",
+        table(["app", "GET /health", "GET /challenges/1 (embedded SQLite)"], rows),
+        f"- ours / floor on GET /health, median of per-round ratios: {ratio:.2f} (target >= 0.9)",
     )
 
 
@@ -424,12 +550,10 @@ def uvicorn_section(results: Results) -> str:
             ]
         )
     header = ["connections", "ours req/s", "floor req/s", "ratio", "ours p50 / p99 ms", "floor p50 / p99 ms"]
-    return "\n\n".join(
-        [
-            "## uvicorn, GET /health, one worker, loopback load generator",
-            table(header, rows),
-            "- ratio: ours / floor req/s, median of per-round ratios (target >= 0.9)",
-        ]
+    return section(
+        "## uvicorn, GET /health, one worker, loopback load generator",
+        table(header, rows),
+        "- ratio: ours / floor req/s, median of per-round ratios (target >= 0.9)",
     )
 
 
@@ -439,13 +563,14 @@ def bake_section(results: Results) -> str:
         ["render only (CHALLENGE_BACKEND_SKIP_UV=1)", f"{statistics.median(results.render_times):.2f}", "< 1"],
         ["with uv lock/sync/export, warm cache", f"{statistics.median(results.uv_times):.2f}", "< 10"],
     ]
-    return "\n\n".join(["## Bake time (default answers)", table(["bake", "median s", "target"], rows)])
+    return section("## Bake time (default answers)", table(["bake", "median s", "target"], rows))
 
 
 SECTIONS: list[Callable[[Results], str]] = [
     title,
     cold_start_section,
     database_section,
+    database_modes_section,
     warm_section,
     uvicorn_section,
     bake_section,
@@ -454,7 +579,7 @@ SECTIONS: list[Callable[[Results], str]] = [
 
 def report(results: Results) -> str:
     """The whole report, sections apart by a blank line; the README's tables are copied from it."""
-    return "\n\n".join(section(results) for section in SECTIONS)
+    return section(*(make_section(results) for make_section in SECTIONS))
 
 
 def main() -> int:

@@ -213,6 +213,26 @@ def packaged_like(baked: Path, other: Path) -> Path:
     return other
 
 
+def build_like_ours(
+    baked: Path,
+    others: dict[str, Path],
+    workdir: Path,
+    python: str,
+    architecture: str,
+    inputs: dict[str, dict[str, str]],
+) -> list[Package]:
+    """Other renders of the template, each packaged as ours was (see packaged_like) with its own extra inputs to
+    `make package`."""
+    return [
+        kept(
+            name,
+            make_package(packaged_like(baked, other), python, OSLS_SLS, architecture, env_overrides=inputs[name]),
+            workdir,
+        )
+        for name, other in others.items()
+    ]
+
+
 def build_ours_for(baked: Path, workdir: Path, python: str, architecture: str) -> Package:
     """Ours packaged again for another architecture (after build_all, whose npm ci and osls it reuses)."""
     return kept(f"ours_{architecture}", make_package(baked, python, OSLS_SLS, architecture), workdir)

@@ -37,6 +37,8 @@ PRUNE_TABLE: dict[tuple[str, str], tuple[str, ...]] = {
     ("lint_stack", "ruff"): (".flake8",),
     # Without a secret to fetch, the function needs no Secrets Manager endpoint in its VPC.
     ("db_credentials", "environment"): ("infra/secrets-endpoint.yml",),
+    # The database stack (infra/database.yml) creates the endpoint in the VPC it gives the functions.
+    ("database", "aurora"): ("infra/secrets-endpoint.yml",),
     ("include_example_module", "no"): (
         "app/module/challenge",
         "tests/test_challenge.py",
@@ -75,15 +77,13 @@ UV_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("install the virtual environment", ("uv", "sync", "--frozen")),
     ("export runtime requirements", ("make", "requirements")),
 )
-# What to type next, in the bake's language: (command, what it does). The deploy line names the README section that
-# lists what to export first, since no deploy works without those settings.
+# What to type next, in the bake's language: (command, what it does).
 NEXT_STEPS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     "en": (
         "Next steps:",
         (
             ("make run", "the API with reload on the local SQLite database: http://127.0.0.1:8000/docs"),
             ("make test", "the test suite"),
-            ("make -C infra deploy-dev", "deploy to AWS, after the settings of README.md's Deploy section"),
         ),
     ),
     "ko": (
@@ -91,9 +91,21 @@ NEXT_STEPS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
         (
             ("make run", "로컬 SQLite DB 로 API 실행, 코드를 고치면 재시작: http://127.0.0.1:8000/docs"),
             ("make test", "테스트 실행"),
-            ("make -C infra deploy-dev", "AWS 에 배포 (먼저 README.md 의 '배포' 절에 있는 설정을 export)"),
         ),
     ),
+}
+DEPLOY_COMMAND = "make -C infra deploy-dev"
+# language -> database -> what the deploy line says. No first deploy works before what the named README section asks
+# for: with `aurora` the database stack (and the stacks beside it), with `existing` the settings to export.
+DEPLOY_NOTES: dict[str, dict[str, str]] = {
+    "en": {
+        "aurora": "deploy to AWS, after the database stack: README.md's From an empty AWS account section",
+        "existing": "deploy to AWS, after the settings of README.md's Deploy section",
+    },
+    "ko": {
+        "aurora": "AWS 에 배포 (먼저 DB 스택: README.md 의 '빈 AWS 계정에서 첫 요청까지' 절)",
+        "existing": "AWS 에 배포 (먼저 README.md 의 '배포' 절에 있는 설정을 export)",
+    },
 }
 # make's own summary of a failed recipe ("make: *** [Makefile:50: requirements] Error 2") says less than the line
 # before it, the failing command's error.
@@ -182,7 +194,10 @@ def later_commands() -> str:
 
 def next_steps(project: Path, environ: Mapping[str, str], finish: Sequence[str] = ()) -> str:
     """The commands that take the user from this bake to a running, tested and deployed service."""
-    title, steps = NEXT_STEPS.get(str(ANSWERS.get("language")), NEXT_STEPS["en"])
+    language = str(ANSWERS.get("language"))
+    title, local_steps = NEXT_STEPS.get(language, NEXT_STEPS["en"])
+    notes = DEPLOY_NOTES.get(language, DEPLOY_NOTES["en"])
+    steps = (*local_steps, (DEPLOY_COMMAND, notes.get(str(ANSWERS.get("database")), notes["existing"])))
     # PWD is the user's shell folder (cookiecutter runs hooks inside the project), so `cd` works as printed.
     where = environ.get("PWD")
     folder = os.path.relpath(project, where) if where and Path(where).is_absolute() else str(project)

@@ -65,7 +65,8 @@ YES_NO = ("yes", "no")
 SERVERLESS_FLAVOURS = ("v4", "osls")
 AWS_CREDENTIALS = ("access_keys", "oidc")
 LINT_STACKS = ("black_isort_flake8", "ruff")
-DB_CREDENTIALS = ("secrets_manager", "environment", "iam")
+DB_CREDENTIALS = ("iam", "secrets_manager", "environment")
+DATABASES = ("aurora", "existing")
 API_AUTH = ("jwt", "none")
 
 # The slug names the folder, the pyproject package and the Serverless service. Lambda function names
@@ -162,6 +163,7 @@ CHECKS: dict[str, Check] = {
     "default_stage": pattern(STAGE_RE, "1-16 lowercase letters and digits, starting with a letter (e.g. dev)"),
     "api_auth": one_of(API_AUTH),
     "db_credentials": one_of(DB_CREDENTIALS),
+    "database": one_of(DATABASES),
     "db_name": pattern(DB_NAME_RE, "1-64 letters, digits and underscores, not digits only"),
     "db_user": pattern(DB_USER_RE, "1-32 letters, digits and underscores, not digits only"),
     "db_host": hostname,
@@ -194,14 +196,23 @@ def find_problems(answers: Mapping[str, object]) -> list[str]:
 
 def cross_problems(answers: Mapping[str, object]) -> list[str]:
     """Problems of valid answers taken together."""
+    problems = []
     slug, stage = str(answers["project_slug"]), str(answers["default_stage"])
     if len(slug) + len(stage) > FUNCTION_NAME_ROOM:
-        return [
+        problems.append(
             f"project_slug and default_stage: {slug!r} and {stage!r} are {len(slug) + len(stage)} characters "
             f"together; allowed: at most {FUNCTION_NAME_ROOM}, since the Lambda function name "
             f"{slug}-{stage}-migrate may have at most 64"
-        ]
-    return []
+        )
+    # The cluster this template provisions has no password a function could hold: its master secret belongs to the
+    # migration alone, so the API logs in with IAM tokens.
+    if answers["database"] == "aurora" and answers["db_credentials"] != "iam":
+        problems.append(
+            f"database and db_credentials: database 'aurora' with db_credentials {answers['db_credentials']!r}; "
+            "allowed: db_credentials 'iam' with database 'aurora' (the API logs in to the provisioned cluster with "
+            "IAM tokens), or database 'existing' to bring a server of your own"
+        )
+    return problems
 
 
 def main() -> int:

@@ -107,7 +107,13 @@ def evaluated(template: Mapping[str, Any], parameters: Mapping[str, str], sectio
                     return argument[0].join(items)
                 return {key: [argument[0], items]}
             if key == "Fn::Sub":
-                return substitute(argument, {}) if isinstance(argument, str) else substitute(*resolve(argument))
+                if isinstance(argument, str):
+                    return substitute(argument, {})
+                text, names = resolve(argument)
+                # A name given an import (or any function CloudFormation resolves at deploy time) stays as written.
+                if not all(isinstance(value, str) for value in names.values()):
+                    return {key: [text, names]}
+                return substitute(text, names)
         return {
             key: value
             for key, value in ((key, resolve(value)) for key, value in node.items())

@@ -36,12 +36,17 @@ COOKIECUTTER_JSON = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text(e
 REQUIRE_TOOLS_ENV = "REQUIRE_SYSTEM_TOOLS"
 
 
-def default_context() -> dict[str, Any]:
-    """The answers cookiecutter uses with --no-input (first choice of every list, slug derived)."""
-    context = {key: value[0] if isinstance(value, list) else value for key, value in COOKIECUTTER_JSON.items()}
+def default_context(**answers: str) -> dict[str, Any]:
+    """The answers cookiecutter uses with --no-input and these answers given: the first choice of every list, each
+    rendered in cookiecutter.json's order (the slug and `database` derive from earlier answers)."""
+    context: dict[str, Any] = {}
     environment = StrictEnvironment(context={"cookiecutter": context})
-    context["project_slug"] = environment.from_string(context["project_slug"]).render(cookiecutter=context)
-    return {key: value for key, value in context.items() if not key.startswith("_")}
+    for key, value in COOKIECUTTER_JSON.items():
+        if key.startswith("_"):
+            continue
+        raw = value[0] if isinstance(value, list) else value
+        context[key] = answers.get(key, environment.from_string(raw).render(cookiecutter=context))
+    return context
 
 
 def load_hook(name: str, context: Mapping[str, Any], tmp_path: Path) -> ModuleType:
@@ -108,6 +113,20 @@ def default_bake(cookies_session: Cookies) -> Result:
 def default_project(default_bake: Result) -> Path:
     """The default bake's folder."""
     return Path(default_bake.project_path)
+
+
+# Today's path for a server the team brings (database=existing), its password in a Secrets Manager secret: the base
+# of the tests of what a deployment with its own DB_HOST, secrets and VPC settings builds.
+EXISTING_DATABASE = {"db_credentials": "secrets_manager", "database": "existing"}
+
+
+@pytest.fixture(scope="session")
+def existing_project(cookies_session: Cookies) -> Path:
+    """A bake for an existing MySQL server with a Secrets Manager secret (EXISTING_DATABASE), uv lock and sync
+    included."""
+    result = cookies_session.bake(extra_context=dict(EXISTING_DATABASE))
+    assert result.exit_code == 0, result.exception
+    return Path(result.project_path)
 
 
 ALTERNATIVE_ANSWERS = {

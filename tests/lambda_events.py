@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tests.packaging_tools import PACKAGE_ENV
+from tests.packaging_tools import CA_BUNDLE, PACKAGE_ENV
 
 # The function's environment on a deployed stage; placeholders, since /health never touches the database. A deployed
 # stage needs a CA bundle: the package's own (package_offline puts a test CA in its place).
@@ -14,7 +14,7 @@ LAMBDA_ENV = {
     "ENVIRONMENT": "dev",
     "DB_HOST": "db.invalid",
     "DB_PASSWORD": "placeholder",  # nosec B105
-    "DB_SSL_CA": "certs/rds-global-bundle.pem",
+    "DB_SSL_CA": str(CA_BUNDLE),
 }
 
 

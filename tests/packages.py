@@ -1,10 +1,11 @@
 """The packages several test modules share, each built once per session: how a bake is packaged offline for a test
-(build_package); the default bake for this machine's architecture (v4_package) and for the other (foreign_package),
-the osls flavour with the open API (osls_package), the environment-variable mode (environment_package), the prod
-package with everything a production deployment sets (prod_package), and the IAM database login's prod package
-(iam_package); how osls resolves a package's serverless.yml for a deploying shell (osls_print). tests/conftest.py
-registers the fixtures with pytest_plugins. Tests that use a package share its xdist group, so that one worker builds
-it once."""
+(build_package); the existing-database bake for this machine's architecture (v4_package) and for the other
+(foreign_package), the osls flavour with the open API (osls_package), the environment-variable mode
+(environment_package), the prod package with everything a production deployment sets (prod_package), the IAM
+database login's prod package for a cluster the team brings (iam_package) and the default bake's, whose database is
+its stack's (aurora_package); how osls resolves a package's serverless.yml for a deploying shell (osls_print).
+tests/conftest.py registers the fixtures with pytest_plugins. Tests that use a package share its xdist group, so that
+one worker builds it once."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import pytest
 import yaml
 from pytest_cookies.plugin import Cookies
 
-from tests.conftest import default_context, project_env, require_commands
+from tests.conftest import EXISTING_DATABASE, default_context, project_env, require_commands
 from tests.local_services import TlsFiles, write_tls_files
 from tests.packaging_tools import (
     CA_BUNDLE,
@@ -110,18 +111,18 @@ PROD_ENV = {
 
 @pytest.fixture(scope="session")
 def deployment_tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    """The test CA that stands in for AWS's RDS bundle in the prod package, and a server certificate it signed for
+    """The test CA that stands in for AWS's bundle in the prod package, and a server certificate it signed for
     the MariaDB server that package is run against."""
     return write_tls_files(tmp_path_factory.mktemp("deployment-tls"))
 
 
 @pytest.fixture(scope="session")
-def prod_package(default_project: Path, deployment_tls: TlsFiles, tmp_path_factory: pytest.TempPathFactory) -> Package:
-    """The default bake packaged for prod with everything a production deployment sets (PROD_ENV), for this machine's
-    architecture, with the test CA where CI puts AWS's bundle (`make ca-bundle`). The tests of what it would deploy
-    read it (tests/test_packaging.py and its neighbours), tests/test_production_package.py runs it; tests using it
-    share the xdist group PROD_GROUP."""
-    project = copy_project(default_project, tmp_path_factory.mktemp("prod") / default_project.name)
+def prod_package(existing_project: Path, deployment_tls: TlsFiles, tmp_path_factory: pytest.TempPathFactory) -> Package:
+    """The existing-database bake (EXISTING_DATABASE) packaged for prod with everything a production deployment sets
+    (PROD_ENV), for this machine's architecture, with the test CA where CI puts AWS's bundle (`make ca-bundle`). The
+    tests of what it would deploy read it (tests/test_packaging.py and its neighbours), tests/test_production_package.py
+    runs it; tests using it share the xdist group PROD_GROUP."""
+    project = copy_project(existing_project, tmp_path_factory.mktemp("prod") / existing_project.name)
     bundle = project / "infra" / CA_BUNDLE
     bundle.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(deployment_tls.ca, bundle)
@@ -136,9 +137,9 @@ DEFAULT_ARCHITECTURE = default_context()["lambda_architecture"]
 
 
 @pytest.fixture(scope="session")
-def v4_package(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Package:
-    """The default bake, packaged for this machine's architecture through the deploy-time override."""
-    project = copy_project(default_project, tmp_path_factory.mktemp("v4") / default_project.name)
+def v4_package(existing_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Package:
+    """The existing-database bake, packaged for this machine's architecture through the deploy-time override."""
+    project = copy_project(existing_project, tmp_path_factory.mktemp("v4") / existing_project.name)
     return build_package(project, "3.12", HOST_ARCHITECTURE, override=True)
 
 
@@ -146,13 +147,14 @@ def v4_package(default_project: Path, tmp_path_factory: pytest.TempPathFactory) 
 def osls_package(cookies_session: Cookies, tmp_path_factory: pytest.TempPathFactory) -> Package:
     """The osls flavour on the other Python version the template offers, so both runtimes are packaged and run; its
     architecture answer is this machine's. It is also the open API (api_auth=none), packaged with the same deploying
-    shell as the default bake, JWT settings included."""
+    shell as the existing-database bake, JWT settings included."""
     context = {
         "serverless_flavour": "osls",
         "project_slug": "osls-backend",
         "python_version": "3.13",
         "lambda_architecture": HOST_ARCHITECTURE,
         "api_auth": "none",
+        **EXISTING_DATABASE,
     }
     result = cookies_session.bake(extra_context=context)
     assert result.exit_code == 0, result.exception
@@ -161,10 +163,10 @@ def osls_package(cookies_session: Cookies, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture(scope="session")
-def foreign_package(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Package:
-    """The default bake packaged for the architecture this machine cannot run (as the answer left it where that is
-    the default, arm64 on an x86_64 machine): checked, never invoked."""
-    project = copy_project(default_project, tmp_path_factory.mktemp("foreign") / default_project.name)
+def foreign_package(existing_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Package:
+    """The existing-database bake packaged for the architecture this machine cannot run (as the answer left it where
+    that is the default, arm64 on an x86_64 machine): checked, never invoked."""
+    project = copy_project(existing_project, tmp_path_factory.mktemp("foreign") / existing_project.name)
     override = OTHER_ARCHITECTURE != DEFAULT_ARCHITECTURE
     return build_package(project, "3.12", OTHER_ARCHITECTURE, override)
 
@@ -196,8 +198,11 @@ IAM_ENV = {
 
 @pytest.fixture(scope="session")
 def iam_project(cookies_session: Cookies) -> Path:
-    """A bake with db_credentials=iam: the API logs in with IAM tokens, the migration with its secret."""
-    result = cookies_session.bake(extra_context={"db_credentials": "iam", "project_slug": "iam-backend"})
+    """A bake with db_credentials=iam for a cluster the team brings (database=existing): the API logs in with IAM
+    tokens, the migration with its secret."""
+    result = cookies_session.bake(
+        extra_context={"db_credentials": "iam", "database": "existing", "project_slug": "iam-backend"}
+    )
     assert result.exit_code == 0, result.exception
     return Path(result.project_path)
 
@@ -210,6 +215,26 @@ def iam_package(iam_project: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return build_package(project, "3.12", HOST_ARCHITECTURE, override=True, stage="prod", env=IAM_ENV)
 
 
+AURORA_GROUP = "package-aurora"
+# A prod deployment of the default bake (database=aurora) from a workstation: what auth and alarms need, no database
+# setting at all (the shell's are emptied), and the sentinel in every secret the shell holds.
+AURORA_ENV = {
+    **{name: "" for name in ("DB_HOST", "DB_SECRET_ARN", "DB_USER", "DB_NAME", "DB_PORT", "VPC_SUBNET_IDS")},
+    "JWT_ISSUER_URL": PROD_JWT_ISSUER_URL,
+    "JWT_AUDIENCE": ",".join(PROD_JWT_AUDIENCE),
+    "ALARM_EMAIL": "oncall@example.com",
+    **{name: f"{SENTINEL}-{name}" for name in SECRET_INPUTS},
+}
+
+
+@pytest.fixture(scope="session")
+def aurora_package(default_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Package:
+    """The default bake (the database stack's cluster, IAM logins) packaged for prod from a workstation (AURORA_ENV),
+    for this machine's architecture; tests using it share the xdist group AURORA_GROUP."""
+    project = copy_project(default_project, tmp_path_factory.mktemp("aurora") / default_project.name)
+    return build_package(project, "3.12", HOST_ARCHITECTURE, override=True, stage="prod", env=AURORA_ENV)
+
+
 RUNNABLE = [
     pytest.param("v4", marks=pytest.mark.xdist_group("package-v4")),
     pytest.param("osls", marks=pytest.mark.xdist_group("package-osls")),
@@ -220,6 +245,7 @@ OTHERS = [
     pytest.param("prod", marks=pytest.mark.xdist_group(PROD_GROUP)),
     pytest.param("environment", marks=pytest.mark.xdist_group("package-environment")),
     pytest.param("iam", marks=pytest.mark.xdist_group(IAM_GROUP)),
+    pytest.param("aurora", marks=pytest.mark.xdist_group(AURORA_GROUP)),
 ]
 
 

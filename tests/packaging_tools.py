@@ -31,8 +31,8 @@ PACKAGE_ENV = {
     "JWT_ISSUER_URL": "https://cognito-idp.ap-northeast-2.amazonaws.com/ap-northeast-2_AbCdEf123",
     "JWT_AUDIENCE": "4b1tq8rvd2mdb0example01,7uuo3mu3ohp6qexample02",
 }
-# Where `make ca-bundle` puts AWS's RDS CA bundle, which packaging requires (infra/Makefile, check-ca).
-CA_BUNDLE = Path("certs") / "rds-global-bundle.pem"
+# Where `make ca-bundle` puts AWS's CAs of RDS and RDS Proxy, which packaging requires (infra/Makefile, check-ca).
+CA_BUNDLE = Path("certs") / "aws-database-ca-bundle.pem"
 OSLS = "osls@4.3.1"
 # The SLS value for `make package` once osls is installed in infra/node_modules.
 OSLS_SLS = "npx osls"
@@ -127,7 +127,7 @@ def package_offline(
     stage: str | None = None,
     env_overrides: Mapping[str, str] | None = None,
 ) -> Path:
-    """npm ci from the committed lock, osls for the v4 flavour, a test CA in place of AWS's RDS bundle unless one is
+    """npm ci from the committed lock, osls for the v4 flavour, a test CA in place of AWS's bundle unless one is
     there already (`make ca-bundle` needs the internet), then `make package` (see make_package); returns the zip."""
     infra = project / "infra"
     if not (infra / CA_BUNDLE).exists():

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from pytest_cookies.plugin import Cookies
 
-from tests.conftest import project_env, render_only
+from tests.conftest import EXISTING_DATABASE, project_env, render_only
+from tests.packaging_tools import CA_BUNDLE
 
 # Stand-ins: each logs its arguments; their answers come from STUB_* variables and files in $STUB_DIR: ready (what
 # /health/ready answers), deployments (those deployed here), live (the deployment the stack runs), revision (the
@@ -113,15 +114,16 @@ STUBS = {
 
 @pytest.fixture(scope="module")
 def rendered_project(cookies_session: Cookies) -> Path:
-    """A render-only bake (OIDC, Serverless v4 without an org, Secrets Manager), with the requirements.txt and the CA
-    bundle (`make -C infra ca-bundle` in the workflow) that packaging checks for."""
+    """A render-only bake (OIDC, Serverless v4 without an org, an existing database with a Secrets Manager secret),
+    with the requirements.txt and the CA bundle (`make -C infra ca-bundle` in the workflow) that packaging checks for.
+    """
     with render_only():
-        result = cookies_session.bake(extra_context={"project_slug": "scripts-check"})
+        result = cookies_session.bake(extra_context={"project_slug": "scripts-check", **EXISTING_DATABASE})
     assert result.exit_code == 0, result.exception
     project = Path(result.project_path)
     (project / "requirements.txt").write_text("fastapi\n")
-    (project / "infra" / "certs").mkdir(exist_ok=True)
-    (project / "infra" / "certs" / "rds-global-bundle.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    (project / "infra" / CA_BUNDLE).parent.mkdir(exist_ok=True)
+    (project / "infra" / CA_BUNDLE).write_text("-----BEGIN CERTIFICATE-----\n")
     return project
 
 

@@ -95,7 +95,7 @@ def test_deploy_tests_deploys_migrates_with_rollback_then_releases_in_its_own_jo
     names = step_names(job)
     # The runner never migrates: the deploy step invokes the migrate function (scripts/release.sh).
     deploy_step = "Deploy, migrate, check readiness, roll back a failing release"
-    order = [names.index(name) for name in ("Install", "RDS CA bundle", deploy_step)]
+    order = [names.index(name) for name in ("Install", "Database CA bundle", deploy_step)]
     assert order == sorted(order)
     assert not [name for name in names if "igrat" in name and name != deploy_step]
     setup_python = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/setup-python"))

@@ -36,7 +36,7 @@ REFERENCE_FILES = [
     "infra/package-lock.json",
     "infra/Makefile",
     "infra/deploy-settings.js",
-    "infra/secrets-endpoint.yml",
+    "infra/database.yml",
     "Makefile",
     "scripts/new_module.py",
     "scaffold/module/router.py.tmpl",

@@ -113,11 +113,11 @@ def test_the_packaged_template_for_ci_uses_the_bucket_and_ci_access_roles(
     assert [function["Properties"]["Role"] for function in functions] == roles
 
 
-def test_ci_may_run_the_migration_and_create_its_access_logs(default_project: Path) -> None:
+def test_ci_may_run_the_migration_and_create_its_access_logs(existing_project: Path) -> None:
     """infra/ci-access.yml: the deploy principal may invoke the migrate function (no other); CloudFormation may manage
     the HTTP API's access-log group and turn on log delivery."""
-    resources = ci_access_template(default_project)["Resources"]
-    slug = default_project.name
+    resources = ci_access_template(existing_project)["Resources"]
+    slug = existing_project.name
 
     def statements(resource: str) -> dict[str, Any]:
         properties = resources[resource]["Properties"]
@@ -135,16 +135,16 @@ def test_ci_may_run_the_migration_and_create_its_access_logs(default_project: Pa
     assert "logs:CreateLogDelivery" in service["HttpApiAccessLogDelivery"]["Action"]
 
 
-def test_the_service_role_is_trusted_for_this_account_and_names_only_this_stage(default_project: Path) -> None:
+def test_the_service_role_is_trusted_for_this_account_and_names_only_this_stage(existing_project: Path) -> None:
     """CloudFormation may assume the service role only for this account's stacks; its log-group
     ARNs end in "<stack>-" or the HTTP API's exact group, so stage prod reaches none of prod2's."""
-    role = service_role(default_project)
+    role = service_role(existing_project)
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "cloudformation.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
     prefix = "arn:aws:logs:ap-northeast-2:123456789012:log-group:"
     statements = {statement["Sid"]: statement for statement in role["Policies"][0]["PolicyDocument"]["Statement"]}
-    slug = default_project.name
+    slug = existing_project.name
     assert statements["LogGroups"]["Resource"] == [
         f"{prefix}/aws/lambda/{slug}-prod-*",
         f"{prefix}/aws/http-api/{slug}-prod",
@@ -159,12 +159,12 @@ def test_the_service_role_is_trusted_for_this_account_and_names_only_this_stage(
     assert [resource for resource in every_resource if "prod*" in resource] == []
 
 
-def test_the_service_role_scopes_api_gateway_and_log_delivery_as_far_as_iam_allows(default_project: Path) -> None:
+def test_the_service_role_scopes_api_gateway_and_log_delivery_as_far_as_iam_allows(existing_project: Path) -> None:
     """Wildcard resources ("*") only for the actions that take no resource (log delivery, reading the network); the
     account's log resource policy on this region's and account's log groups, as AWS documents it; API Gateway: reading
     anything, creating an API only with this stack's tag, changing and tagging only what carries it, no import (PUT)
     on any API."""
-    statements = service_role(default_project)["Policies"][0]["PolicyDocument"]["Statement"]
+    statements = service_role(existing_project)["Policies"][0]["PolicyDocument"]["Statement"]
     unscoped = {sid["Sid"]: sid["Action"] for sid in statements if sid["Resource"] == "*"}
     assert unscoped == {
         "DescribeLogGroups": "logs:DescribeLogGroups",
@@ -182,7 +182,7 @@ def test_the_service_role_scopes_api_gateway_and_log_delivery_as_far_as_iam_allo
     assert by_sid["LogResourcePolicy"]["Action"] == ["logs:PutResourcePolicy", "logs:DescribeResourcePolicies"]
     assert by_sid["LogResourcePolicy"]["Resource"] == "arn:aws:logs:ap-northeast-2:123456789012:log-group:*"
     gateway = "arn:aws:apigateway:ap-northeast-2::"
-    owned = {"StringEquals": {f"aws:ResourceTag/{SCOPE_TAG}": f"{default_project.name}-prod"}}
+    owned = {"StringEquals": {f"aws:ResourceTag/{SCOPE_TAG}": f"{existing_project.name}-prod"}}
     api_gateway = {
         statement["Sid"]: (statement["Action"], statement["Resource"], statement.get("Condition"))
         for statement in statements
@@ -194,7 +194,7 @@ def test_the_service_role_scopes_api_gateway_and_log_delivery_as_far_as_iam_allo
             "apigateway:POST",
             f"{gateway}/apis",
             {
-                "StringEquals": {f"aws:RequestTag/{SCOPE_TAG}": f"{default_project.name}-prod"},
+                "StringEquals": {f"aws:RequestTag/{SCOPE_TAG}": f"{existing_project.name}-prod"},
                 "ForAnyValue:StringEquals": {"aws:TagKeys": SCOPE_TAG},
             },
         ),
@@ -202,7 +202,7 @@ def test_the_service_role_scopes_api_gateway_and_log_delivery_as_far_as_iam_allo
         "TagOwnHttpApi": (
             ["apigateway:POST", "apigateway:PUT"],
             f"{gateway}/tags/*",
-            {**owned, "StringEqualsIfExists": {f"aws:RequestTag/{SCOPE_TAG}": f"{default_project.name}-prod"}},
+            {**owned, "StringEqualsIfExists": {f"aws:RequestTag/{SCOPE_TAG}": f"{existing_project.name}-prod"}},
         ),
         "UntagOwnHttpApi": (
             "apigateway:DELETE",
@@ -240,14 +240,14 @@ def pins_the_stack_tag(condition: Mapping[str, Any], stack: str) -> bool:
 
 
 def test_every_api_gateway_write_of_the_service_role_needs_this_stacks_tag_or_a_named_resource(
-    default_project: Path,
+    existing_project: Path,
 ) -> None:
     """What a compromised dependency inside `sls deploy` could submit through the service role: no API Gateway write
     (POST, PATCH, PUT, DELETE) on a wildcard resource unless its condition requires the tag the service stack sets,
     with this stack's name; the only unscoped writes are the ones AWS offers no scope for (UNSCOPABLE_WRITES), which
     ci-access.yml and both READMEs name."""
-    stack = f"{default_project.name}-prod"
-    statements = service_role(default_project)["Policies"][0]["PolicyDocument"]["Statement"]
+    stack = f"{existing_project.name}-prod"
+    statements = service_role(existing_project)["Policies"][0]["PolicyDocument"]["Statement"]
     unscoped = []
     for statement in statements:
         resources = as_list(statement["Resource"])
@@ -259,15 +259,15 @@ def test_every_api_gateway_write_of_the_service_role_needs_this_stacks_tag_or_a_
     log_groups = "arn:aws:logs:ap-northeast-2:123456789012:log-group:*"
     assert sorted(unscoped) == [f"LogResourcePolicy: logs:PutResourcePolicy on {log_groups}"], unscoped
     assert sorted({entry.split(": ")[1].split(" on ")[0] for entry in unscoped}) == sorted(UNSCOPABLE_WRITES)
-    text = (default_project / "infra" / "ci-access.yml").read_text()
+    text = (existing_project / "infra" / "ci-access.yml").read_text()
     assert "account of its own" in text
     # In either language, the README names the action it cannot scope.
-    assert "logs:PutResourcePolicy" in (default_project / "README.md").read_text()
+    assert "logs:PutResourcePolicy" in (existing_project / "README.md").read_text()
 
 
 @pytest.mark.xdist_group(PROD_GROUP)
 def test_the_packaged_http_api_carries_the_tag_the_service_role_requires(
-    prod_package: Package, default_project: Path
+    prod_package: Package, existing_project: Path
 ) -> None:
     """What CloudFormation receives from CI creates the HTTP API and its stage with the tag, valued with the stack's
     name, that every API Gateway change of ci-access.yml's service role requires: without it the service could not
@@ -280,7 +280,7 @@ def test_the_packaged_http_api_carries_the_tag_the_service_role_requires(
     assert tagged == {"HttpApi": stack, "HttpApiStage": stack}
     required = {
         value
-        for statement in service_role(default_project)["Policies"][0]["PolicyDocument"]["Statement"]
+        for statement in service_role(existing_project)["Policies"][0]["PolicyDocument"]["Statement"]
         for operator in statement.get("Condition", {}).values()
         for key, value in operator.items()
         if key.endswith(f"Tag/{SCOPE_TAG}")
@@ -289,13 +289,13 @@ def test_the_packaged_http_api_carries_the_tag_the_service_role_requires(
 
 
 def test_the_service_role_manages_only_this_stages_alarms_topic_dashboard_and_metric_filter(
-    default_project: Path,
+    existing_project: Path,
 ) -> None:
     """The operations resources of serverless.yml (custom.operations): the topic <stack>-alarms and its
     subscriptions, the alarms named "<stack>-...", the dashboard <stack>, the metric filter on the API function's
     log group; each with exactly the actions CloudFormation needs for it."""
-    slug = default_project.name
-    statements = service_role(default_project)["Policies"][0]["PolicyDocument"]["Statement"]
+    slug = existing_project.name
+    statements = service_role(existing_project)["Policies"][0]["PolicyDocument"]["Statement"]
     by_sid = {statement["Sid"]: statement for statement in statements}
     topic = f"arn:aws:sns:ap-northeast-2:123456789012:{slug}-prod-alarms"
     assert by_sid["AlarmTopic"]["Resource"] == [topic, f"{topic}:*"]
@@ -345,10 +345,10 @@ def test_the_service_role_manages_only_this_stages_alarms_topic_dashboard_and_me
     assert sorted(others) == ["AlarmTopic", "Alarms", "Dashboard"]
 
 
-def test_the_artifacts_bucket_is_versioned_and_its_access_logged(default_project: Path) -> None:
+def test_the_artifacts_bucket_is_versioned_and_its_access_logged(existing_project: Path) -> None:
     """Old packages kept as versions for 30 days; S3 server access logs into a private, versioned,
     TLS-only bucket that only S3's log delivery for the artifacts bucket of this account may write."""
-    resources = evaluated(ci_access_template(default_project), {"DatabaseSecretArn": SECRET_ARN})
+    resources = evaluated(ci_access_template(existing_project), {"DatabaseSecretArn": SECRET_ARN})
     bucket = resources["DeploymentBucket"]["Properties"]
     assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
     assert bucket["LoggingConfiguration"] == {

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from cfnlint.decode import cfn_yaml
 from pytest_cookies.plugin import Cookies
 
@@ -71,7 +72,7 @@ def environment_project(cookies_session: Cookies) -> Path:
 @pytest.mark.parametrize(
     ("bake", "required"),
     [
-        ("default_project", "DB_SECRET_ARN"),
+        ("existing_project", "DB_SECRET_ARN"),
         ("environment_project", "DB_PASSWORD"),
         pytest.param("iam_project", "DB_RESOURCE_ID DB_MIGRATION_SECRET_ARN", marks=pytest.mark.xdist_group(IAM_GROUP)),
     ],
@@ -351,11 +352,11 @@ def deploy_setting(infra: Path, name: str, ssm: Mapping[str, Any] | None = None,
     return json.loads(result.stdout)
 
 
-def test_vpc_ids_come_from_the_environment_or_ssm(default_project: Path) -> None:
+def test_vpc_ids_come_from_the_environment_or_ssm(existing_project: Path) -> None:
     """Comma-separated IDs, or ssm:/name of a StringList (an array) or String parameter; a missing parameter and an
     ID of the wrong kind are refused by name."""
     require_commands("node", install_hint="apt-get install nodejs")
-    infra = default_project / "infra"
+    infra = existing_project / "infra"
     expected = {"subnetIds": SUBNETS, "securityGroupIds": SECURITY_GROUPS}
     listed = deploy_setting(infra, "vpc", vpcSubnetIds=" , ".join(SUBNETS), vpcSecurityGroupIds=SECURITY_GROUPS[0])
     assert listed == {"value": expected}
@@ -368,11 +369,11 @@ def test_vpc_ids_come_from_the_environment_or_ssm(default_project: Path) -> None
     assert wrong["error"].startswith("VPC_SUBNET_IDS must list subnet IDs (subnet-...)")
 
 
-def test_deploy_settings_refuse_values_of_the_wrong_form(default_project: Path, tmp_path: Path) -> None:
+def test_deploy_settings_refuse_values_of_the_wrong_form(existing_project: Path, tmp_path: Path) -> None:
     """A KMS alias, a reserved concurrency of 0 or a fraction; the CA bundle's path is blanked only when the server is
     trusted unverified on purpose and the bundle is missing."""
     require_commands("node", install_hint="apt-get install nodejs")
-    infra = default_project / "infra"
+    infra = existing_project / "infra"
     alias = deploy_setting(infra, "apiRole", secretKmsKeyArn="arn:aws:kms:ap-northeast-2:123456789012:alias/db")
     assert alias["error"].startswith("DB_SECRET_KMS_KEY_ARN must be the key ARN")
     for value in ("0", "2.5", "many"):
@@ -389,8 +390,8 @@ def test_deploy_settings_refuse_values_of_the_wrong_form(default_project: Path, 
     assert deploy_setting(own, "sslCa", trustAnyServer="true") == {"value": str(CA_BUNDLE)}
 
 
-def test_packaging_refuses_without_a_ca_bundle_unless_told_to_trust_any_server(default_project: Path) -> None:
-    infra = default_project / "infra"
+def test_packaging_refuses_without_a_ca_bundle_unless_told_to_trust_any_server(existing_project: Path) -> None:
+    infra = existing_project / "infra"
     refused = make(infra, "check-ca")
     assert refused.returncode != 0
     assert (
@@ -414,40 +415,149 @@ def stub(directory: Path, name: str, script: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize(
-    ("answer", "downloaded"),
-    [
-        ("printf -- '-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n' > \"$out\"", True),
-        ("printf '<html>captive portal</html>' > \"$out\"", False),
-        ("echo 'curl: (6) Could not resolve host' >&2; exit 6", False),
-    ],
-    ids=["pem", "not-pem", "offline"],
-)
-def test_make_ca_bundle_downloads_pem_certificates_or_fails(
-    default_project: Path, tmp_path: Path, answer: str, downloaded: bool
-) -> None:
-    """curl (a stand-in) fetches AWS's bundle; anything but PEM certificates leaves no file and fails, saying why."""
-    infra = shutil.copytree(
-        default_project / "infra", tmp_path / "infra", ignore=shutil.ignore_patterns("node_modules")
-    )
+# What `make ca-bundle` downloads: RDS's CAs for a cluster's own endpoints, Amazon's root CAs for an RDS Proxy's
+# (its certificate comes from AWS Certificate Manager), in this order.
+RDS_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+AMAZON_ROOT_URLS = [f"https://www.amazontrust.com/repository/AmazonRootCA{number}.pem" for number in range(1, 5)]
+CA_BUNDLE_URLS = [RDS_BUNDLE_URL, *AMAZON_ROOT_URLS]
+STAND_IN_PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def make_ca_bundle(
+    project: Path, tmp_path: Path, served: Mapping[str, str], previous: str | None = None
+) -> tuple[Path, subprocess.CompletedProcess[str], list[str]]:
+    """`make ca-bundle` in a copy of the bake's infra/ (holding `previous` as its bundle, if given), with a stand-in
+    curl that answers each URL with what `served` gives it and fails as if offline for any other; returns the copy,
+    make's result and curl's arguments, one line per call."""
+    infra = shutil.copytree(project / "infra", tmp_path / "infra", ignore=shutil.ignore_patterns("node_modules"))
+    if previous is not None:
+        (infra / CA_BUNDLE).parent.mkdir(exist_ok=True)
+        (infra / CA_BUNDLE).write_text(previous)
+    served_dir = tmp_path / "served"
+    served_dir.mkdir()
+    for url, text in served.items():
+        (served_dir / url.rsplit("/", 1)[1]).write_text(text)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    # The stand-in finds the --output argument, records its arguments, and answers as told.
+    # The URL is curl's last argument; the file to write follows --output.
     stub(
         bin_dir,
         "curl",
-        f'echo "$@" > {tmp_path}/curl.args\nout=""; prev=""\n'
-        'for arg in "$@"; do [ "$prev" = "--output" ] && out=$arg; prev=$arg; done\n' + answer,
+        f'echo "$@" >> {tmp_path}/curl.args\nout=""; prev=""; url=""\n'
+        'for arg in "$@"; do [ "$prev" = "--output" ] && out=$arg; prev=$arg; url=$arg; done\n'
+        f'cp "{served_dir}/${{url##*/}}" "$out" 2>/dev/null\n'
+        '[ -s "$out" ] || { echo "curl: (6) Could not resolve host" >&2; exit 6; }',
     )
     result = make(infra, "ca-bundle", PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    arguments = (tmp_path / "curl.args").read_text()
-    assert "--fail" in arguments and "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem" in arguments
-    assert (result.returncode == 0) is downloaded and (infra / CA_BUNDLE).exists() is downloaded
+    return infra, result, (tmp_path / "curl.args").read_text().splitlines()
+
+
+@pytest.mark.parametrize(
+    ("failing", "answer", "reason"),
+    [
+        (None, None, ""),
+        (RDS_BUNDLE_URL, "<html>captive portal</html>", "did not answer PEM certificates"),
+        (AMAZON_ROOT_URLS[2], "-----BEGIN CERTIFICATE-----\nMIIB\n", "did not answer PEM certificates"),
+        (AMAZON_ROOT_URLS[0], None, "Could not download"),
+        (AMAZON_ROOT_URLS[3], None, "Could not download"),
+    ],
+    ids=["all-pem", "rds-not-pem", "root-truncated", "root-offline", "last-root-offline"],
+)
+def test_make_ca_bundle_downloads_every_part_or_changes_nothing(
+    existing_project: Path, tmp_path: Path, failing: str | None, answer: str | None, reason: str
+) -> None:
+    """curl (a stand-in) fetches RDS's bundle and Amazon's four roots, over https only, into one bundle. A part that
+    is not PEM certificates, or does not arrive, fails the target naming its URL and leaves the previous bundle as it
+    was, with nothing half-written beside it."""
+    served = {url: STAND_IN_PEM for url in CA_BUNDLE_URLS if url != failing}
+    if failing and answer is not None:
+        served[failing] = answer
+    previous = "-----BEGIN CERTIFICATE-----\nprevious\n-----END CERTIFICATE-----\n"
+    infra, result, calls = make_ca_bundle(existing_project, tmp_path, served, previous)
+    options = ("--fail", "--proto =https", "--proto-redir =https")
+    assert calls and all(option in call for call in calls for option in options), calls
     assert list((infra / "certs").glob("*.download")) == []
-    if downloaded:
-        assert f"{CA_BUNDLE}: 1 certificates" in result.stdout
+    if failing is None:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert [call.rsplit(" ", 1)[1] for call in calls] == CA_BUNDLE_URLS
+        assert f"{CA_BUNDLE}: 5 certificates" in result.stdout
+        assert (infra / CA_BUNDLE).read_text().count(STAND_IN_PEM) == 5
     else:
-        assert "did not answer PEM certificates" in result.stdout or "Could not download" in result.stdout
+        assert result.returncode != 0
+        assert any(failing in line and reason in line for line in result.stdout.splitlines()), result.stdout
+        assert (infra / CA_BUNDLE).read_text() == previous
+
+
+# Run in the bake: a TLS handshake in memory between the app's own client context (tls_context, DB_SSL_CA) and a
+# server presenting a certificate chain, under the host name aiomysql would give (DB_HOST); prints each case's outcome.
+HANDSHAKE_PROBE = """
+import json, ssl, sys
+from app.common.settings import get_settings
+from app.database.config import tls_context
+
+def handshake(host, chain):
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(chain)
+    to_server, to_client = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = tls_context(get_settings()).wrap_bio(to_client, to_server, server_hostname=host)
+    server = server_context.wrap_bio(to_server, to_client, server_side=True)
+    pending = [client, server]
+    try:
+        for _ in range(10):
+            for side in list(pending):
+                try:
+                    side.do_handshake()
+                    pending.remove(side)
+                except ssl.SSLWantReadError:
+                    pass
+            if not pending:
+                return "verified"
+    except ssl.SSLCertVerificationError as error:
+        return error.verify_message
+    return "unfinished"
+
+print(json.dumps({name: handshake(host, chain) for name, host, chain in json.loads(sys.argv[1])}))
+"""
+
+
+def test_ca_bundle_verifies_the_cluster_and_the_proxy_by_host_name(existing_project: Path, tmp_path: Path) -> None:
+    """The bundle `make ca-bundle` builds, here from throwaway CAs (RDS's bundle holding two, a proxy's root as
+    Amazon Root CA 1), lets the app's TLS verify a cluster's certificate and an RDS Proxy's wildcard certificate that
+    reaches its root through an intermediate, as ACM's do; a certificate for another host name, or from a CA outside
+    the bundle, is refused."""
+    rds_ca, proxy_root = trustme.CA(), trustme.CA()
+    served = {RDS_BUNDLE_URL: trustme.CA().cert_pem.bytes().decode() + rds_ca.cert_pem.bytes().decode()}
+    for url in AMAZON_ROOT_URLS:
+        served[url] = (proxy_root if url == AMAZON_ROOT_URLS[0] else trustme.CA()).cert_pem.bytes().decode()
+    infra, result, _ = make_ca_bundle(existing_project, tmp_path, served)
+    assert result.returncode == 0, result.stdout + result.stderr
+    cluster = "challenge.cluster-abc.ap-northeast-2.rds.amazonaws.com"
+    proxy = "challenge.proxy-abc.ap-northeast-2.rds.amazonaws.com"
+    certificates = {
+        "cluster": rds_ca.issue_cert(cluster),
+        "proxy": proxy_root.create_child_ca().issue_cert("*.proxy-abc.ap-northeast-2.rds.amazonaws.com"),
+        "outsider": trustme.CA().issue_cert(cluster),
+    }
+    for name, certificate in certificates.items():
+        certificate.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / f"{name}.pem"))
+    cases = {
+        "cluster": (cluster, "cluster"),
+        "proxy": (proxy, "proxy"),
+        "proxy's name, cluster's certificate": (proxy, "cluster"),
+        "cluster's name, proxy's certificate": (cluster, "proxy"),
+        "cluster's name, another CA": (cluster, "outsider"),
+    }
+    arguments = json.dumps([[case, host, str(tmp_path / f"{chain}.pem")] for case, (host, chain) in cases.items()])
+    env = project_env(ENVIRONMENT="test", DB_SSL_CA=str(infra / CA_BUNDLE))
+    outcomes = json.loads(
+        run(["uv", "run", "--frozen", "python", "-c", HANDSHAKE_PROBE, arguments], existing_project, env).splitlines()[
+            -1
+        ]
+    )
+    assert outcomes["cluster"] == outcomes["proxy"] == "verified", outcomes
+    assert "Hostname mismatch" in outcomes["proxy's name, cluster's certificate"], outcomes
+    assert "Hostname mismatch" in outcomes["cluster's name, proxy's certificate"], outcomes
+    assert "unable to get local issuer certificate" in outcomes["cluster's name, another CA"], outcomes
 
 
 @pytest.mark.parametrize(
@@ -460,14 +570,14 @@ def test_make_ca_bundle_downloads_pem_certificates_or_fails(
     ids=["migrated", "function-error", "cli-error"],
 )
 def test_make_migrate_fails_when_the_migration_fails(
-    default_project: Path, tmp_path: Path, answer: str, succeeds: bool
+    existing_project: Path, tmp_path: Path, answer: str, succeeds: bool
 ) -> None:
     """The deployed function's error reaches make's exit code whether the CLI reports it by its own exit code or only
     in the printed result."""
     sls = stub(tmp_path, "sls", f'echo "$@" > {tmp_path}/sls.args\n{answer}')
     names = ("DB_HOST", "DB_SECRET_ARN", "SERVERLESS_ORG", "JWT_ISSUER_URL", "JWT_AUDIENCE")
     env = {name: PACKAGE_ENV[name] for name in names}
-    result = make(default_project / "infra", "migrate-prod", f"SLS={sls}", **env)
+    result = make(existing_project / "infra", "migrate-prod", f"SLS={sls}", **env)
     assert (tmp_path / "sls.args").read_text().split() == ["invoke", "--function", "migrate", "--stage", "prod"]
     assert (result.returncode == 0) is succeeds
     assert ("The migration of the prod stage failed" in result.stdout) is not succeeds
@@ -475,10 +585,10 @@ def test_make_migrate_fails_when_the_migration_fails(
         assert '"revision_after": "0001"' in result.stdout
 
 
-def test_the_secrets_manager_endpoint_stack_is_lint_clean(default_project: Path) -> None:
+def test_the_secrets_manager_endpoint_stack_is_lint_clean(existing_project: Path) -> None:
     """infra/secrets-endpoint.yml: an interface endpoint with private DNS in the functions' subnets, reachable on 443
     from the functions' security group only; cfn-lint and checkov find nothing."""
-    path = default_project / "infra" / "secrets-endpoint.yml"
+    path = existing_project / "infra" / "secrets-endpoint.yml"
     run([tool("cfn-lint"), str(path)], path.parent)
     assert checkov_failures(path, {}) == []
     template = cfn_yaml.loads(path.read_text())

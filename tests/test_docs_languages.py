@@ -28,6 +28,7 @@ DOCUMENT_OPTIONS: dict[str, tuple[str, ...]] = {
     "use_docker": ("yes", "no"),
     "use_github_actions": ("yes", "no"),
     "db_credentials": ("secrets_manager", "environment", "iam"),
+    "database": ("aurora", "existing"),
 }
 OPTION_SETS = [dict(zip(DOCUMENT_OPTIONS, values)) for values in itertools.product(*DOCUMENT_OPTIONS.values())]
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", flags=re.MULTILINE | re.DOTALL)

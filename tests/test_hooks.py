@@ -16,6 +16,7 @@ from botocore.session import Session
 from cookiecutter.environment import StrictEnvironment
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pytest_cookies.plugin import Cookies
 
 from tests.conftest import COOKIECUTTER_JSON, TEMPLATE_ROOT, default_context, load_hook, require_commands
 from tests.template_files import render_template_file
@@ -134,6 +135,39 @@ def test_a_slug_and_stage_too_long_together_are_refused(pre_gen: ModuleType) -> 
     assert problem.startswith("project_slug and default_stage:") and "at most 55" in problem
 
 
+@pytest.mark.parametrize("credentials", ["secrets_manager", "environment"])
+def test_the_provisioned_database_is_refused_without_iam_logins(pre_gen: ModuleType, credentials: str) -> None:
+    """The cluster's only password is its master secret, which the API must never hold."""
+    answers = {**default_context(), "database": "aurora", "db_credentials": credentials}
+    (problem,) = pre_gen.find_problems(answers)
+    assert problem.startswith("database and db_credentials:") and f"db_credentials {credentials!r}" in problem
+    assert "allowed: db_credentials 'iam' with database 'aurora'" in problem and "'existing'" in problem
+
+
+@pytest.mark.parametrize(
+    ("given", "database"),
+    [
+        ({}, "aurora"),
+        ({"db_credentials": "secrets_manager"}, "existing"),
+        ({"db_credentials": "environment"}, "existing"),
+        ({"database": "existing"}, "existing"),
+    ],
+)
+def test_the_database_answer_defaults_from_the_login(
+    cookies: Cookies, monkeypatch: pytest.MonkeyPatch, given: dict[str, str], database: str
+) -> None:
+    """A project baked before `database` existed has a recorded login other than iam (iam was not the default then),
+    so `cruft update` gives it `existing`, the server it already runs; a new bake gets the cluster; an answer given
+    (`cookiecutter ... database=existing`, `cruft update --variables-to-update`) is taken as it is."""
+    monkeypatch.setenv("CHALLENGE_BACKEND_SKIP_UV", "1")
+    result = cookies.bake(extra_context=given)
+    assert result.exit_code == 0, result.exception
+    assert result.context["database"] == database
+    assert ("Fn::ImportValue" in (result.project_path / "infra" / "serverless.yml").read_text()) is (
+        database == "aurora"
+    )
+
+
 def test_every_problem_is_reported_at_once(pre_gen: ModuleType) -> None:
     answers: dict[str, Any] = {**default_context(), "project_slug": "Bad Slug", "db_port": "0", "language": "fr"}
     problems = pre_gen.find_problems(answers)
@@ -152,15 +186,18 @@ def test_main_prints_problems_and_returns_1(tmp_path: Path, capsys: pytest.Captu
 @pytest.mark.parametrize(
     ("answers", "expected"),
     [
-        ({}, []),
-        ({"use_docker": "no"}, ["Dockerfile", "docker-compose.yml", ".dockerignore"]),
+        # The default bake's database stack creates the Secrets Manager endpoint itself.
+        ({}, ["infra/secrets-endpoint.yml"]),
+        ({"database": "existing"}, []),
+        ({"use_docker": "no"}, ["Dockerfile", "docker-compose.yml", ".dockerignore", "infra/secrets-endpoint.yml"]),
         (
-            {"use_github_actions": "no"},
+            {"use_github_actions": "no", "database": "existing"},
             [".github", "scripts/release.sh", "scripts/template_update.sh", "infra/ci-access.yml"],
         ),
-        ({"db_credentials": "environment"}, ["infra/secrets-endpoint.yml"]),
-        # The migration function still reads its secret at run time, through the VPC's endpoint.
-        ({"db_credentials": "iam"}, []),
+        ({"db_credentials": "environment", "database": "existing"}, ["infra/secrets-endpoint.yml"]),
+        # With a cluster of its own, the migration function still reads its secret at run time, through the VPC's
+        # endpoint, which the team then creates.
+        ({"db_credentials": "iam", "database": "existing"}, []),
     ],
 )
 def test_paths_to_prune_follow_the_answers(tmp_path: Path, answers: dict[str, str], expected: list[str]) -> None:
@@ -323,15 +360,21 @@ def test_git_init_is_opt_in_and_idempotent(tmp_path: Path, answer: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("language", "title", "deploy_note"),
-    [("en", "Next steps:", "README.md's Deploy section"), ("ko", "다음 단계:", "README.md 의 '배포' 절")],
+    ("language", "database", "title", "deploy_note"),
+    [
+        ("en", "aurora", "Next steps:", "README.md's From an empty AWS account section"),
+        ("ko", "aurora", "다음 단계:", "README.md 의 '빈 AWS 계정에서 첫 요청까지' 절"),
+        ("en", "existing", "Next steps:", "README.md's Deploy section"),
+        ("ko", "existing", "다음 단계:", "README.md 의 '배포' 절"),
+    ],
 )
 def test_the_hook_ends_with_the_next_commands_in_the_bakes_language(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], language: str, title: str, deploy_note: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], language: str, database: str, title: str, deploy_note: str
 ) -> None:
     """`cd` into the project from the user's shell folder, then run, test and deploy; the commands that finish the
-    project come right after `cd` when the uv steps did not run."""
-    module = post_gen_with(tmp_path, language=language, run_uv_sync="no")
+    project come right after `cd` when the uv steps did not run. The deploy line names the README section that says
+    what must exist first: the database stack with `aurora`, the settings to export with `existing`."""
+    module = post_gen_with(tmp_path, language=language, database=database, run_uv_sync="no")
     project = tmp_path / "out" / "my-api"
     project.mkdir(parents=True)
     assert module.main(project, {"PATH": "", "PWD": str(tmp_path)}) == 0

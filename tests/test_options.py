@@ -39,8 +39,10 @@ SINGLE_OVERRIDES = [
     ("python_version", "3.13"),
     ("serverless_flavour", "osls"),
     ("aws_credentials", "access_keys"),
+    # A server the team brings (database=existing follows from either answer), and IAM logins to a cluster of its own.
+    ("db_credentials", "secrets_manager"),
     ("db_credentials", "environment"),
-    ("db_credentials", "iam"),
+    ("database", "existing"),
     ("api_auth", "none"),
 ]
 # Text that must not appear anywhere in a project where the option has this value.
@@ -79,6 +81,7 @@ OWNED_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         "migrations/template_versions/2026_12_07_0000-0003_owner_subject_binary_collation.py",
     ),
     ("db_credentials", "environment"): ("infra/secrets-endpoint.yml",),
+    ("database", "aurora"): ("infra/secrets-endpoint.yml",),
     # The example module's owner migrations go with either answer.
     ("api_auth", "none"): (
         "infra/cognito.yml",

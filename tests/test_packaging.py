@@ -19,7 +19,7 @@ import pytest
 from tests.cloudformation import checkov_failures, packaged_template
 from tests.conftest import run, tool
 from tests.lambda_events import LAMBDA_ENV, WRITER_CLAIMS, http_api_event
-from tests.packages import IAM_GROUP, PROD_GROUP, SENTINEL, Package
+from tests.packages import AURORA_GROUP, IAM_GROUP, PROD_GROUP, SENTINEL, Package
 from tests.packaging_tools import CA_BUNDLE, ELF_MACHINES, elf_machines, sizes, unpacked_read_only
 
 pytestmark = pytest.mark.slow
@@ -178,12 +178,14 @@ def test_package_lock_records_no_download_urls(request: pytest.FixtureRequest, b
     [
         pytest.param("prod", marks=pytest.mark.xdist_group(PROD_GROUP)),
         pytest.param("iam", marks=pytest.mark.xdist_group(IAM_GROUP)),
+        pytest.param("aurora", marks=pytest.mark.xdist_group(AURORA_GROUP)),
     ],
 )
 def test_no_secret_of_the_deploying_shell_reaches_the_package(request: pytest.FixtureRequest, name: str) -> None:
     """The sentinel in DB_PASSWORD, the AWS secret key, the session token and the Serverless access key appears in
     no file under .serverless/ (the template, the state, the requirements) nor in any file inside the zip, whether
-    the API reads a secret (prod) or logs in with IAM tokens signed from the function's credentials (iam)."""
+    the API reads a secret (prod) or logs in with IAM tokens signed from the function's credentials (iam, and
+    aurora, whose database settings are all imports)."""
     package: Package = request.getfixturevalue(f"{name}_package")
     found = []
     sentinel = SENTINEL.encode()
@@ -227,6 +229,7 @@ NO_VPC_SKIP = {"CKV_AWS_117": "the deploying shell gave no VPC_SUBNET_IDS / VPC_
     [
         pytest.param("prod", CHECKOV_SKIPS, marks=pytest.mark.xdist_group(PROD_GROUP)),
         pytest.param("iam", CHECKOV_SKIPS, marks=pytest.mark.xdist_group(IAM_GROUP)),
+        pytest.param("aurora", CHECKOV_SKIPS, marks=pytest.mark.xdist_group(AURORA_GROUP)),
         pytest.param("v4", {**CHECKOV_SKIPS, **NO_VPC_SKIP}, marks=pytest.mark.xdist_group("package-v4")),
     ],
 )

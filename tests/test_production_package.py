@@ -1,7 +1,7 @@
 """The default bake's prod package, run as Lambda would run it, against what a deployed stage has: a MariaDB server
 that requires TLS, credentials in Secrets Manager (served by moto on loopback), and the package's own CA bundle.
 
-The shared prod package (tests/packages.py) holds a test CA in the place of AWS's RDS bundle (infra/certs/), exactly
+The shared prod package (tests/packages.py) holds a test CA in the place of AWS's bundle (infra/certs/), exactly
 as CI puts the real bundle there. Each function then runs in the runtime's Python alone, unpacked read-only, with the
 environment the packaged CloudFormation gives it; only the database address, the secret's ARN and moto's endpoint
 are swapped in. The app user may only read and write rows, the migration user may also change the schema: the grants

@@ -163,14 +163,14 @@ def ci_role_statements(slug: str, function: str, secret_arn: str, kms: bool) -> 
     ids=["prod-settings", "defaults"],
 )
 def test_ci_access_roles_may_read_exactly_their_secrets(
-    default_project: Path, settings: dict[str, str], migration_secret: str, kms: bool, vpc: bool
+    existing_project: Path, settings: dict[str, str], migration_secret: str, kms: bool, vpc: bool
 ) -> None:
     """The functions' roles CI deploys with are ci-access.yml's, created by the administrator, with
     exactly the statements a workstation deploy's roles get: trusted by Lambda for this account only, each its own
     log group, its own secret (the migration's, or else DB_SECRET_ARN) and its key through Secrets Manager, and the
     VPC policy only with FunctionsInVpc."""
-    slug = default_project.name
-    resources = evaluated(ci_access_template(default_project), {"DatabaseSecretArn": SECRET_ARN, **settings})
+    slug = existing_project.name
+    resources = evaluated(ci_access_template(existing_project), {"DatabaseSecretArn": SECRET_ARN, **settings})
     roles = {name: resources[name]["Properties"] for name in ("ApiFunctionRole", "MigrationFunctionRole")}
     expected = {
         "ApiFunctionRole": ci_role_statements(slug, "api", SECRET_ARN, kms),

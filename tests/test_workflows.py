@@ -28,9 +28,15 @@ WORKFLOW_OPTIONS: dict[str, tuple[str, ...]] = {
     "python_version": ("3.12", "3.13"),
     "use_docker": ("yes", "no"),
     "db_credentials": ("secrets_manager", "environment", "iam"),
+    "database": ("existing", "aurora"),
     "api_auth": ("jwt", "none"),
 }
-COMBINATIONS = [dict(zip(WORKFLOW_OPTIONS, values)) for values in itertools.product(*WORKFLOW_OPTIONS.values())]
+# The database stack's cluster is reached with IAM logins only (the pre-generation hook refuses other pairs).
+COMBINATIONS = [
+    answers
+    for answers in (dict(zip(WORKFLOW_OPTIONS, values)) for values in itertools.product(*WORKFLOW_OPTIONS.values()))
+    if answers["database"] == "existing" or answers["db_credentials"] == "iam"
+]
 # Jobs that may write, and what: the release creates a tag; the template update's second job pushes its branch and
 # opens its pull request; the OIDC deploy requests its token (not a repository write).
 WRITERS = {
@@ -59,7 +65,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             relative = source.relative_to(PROJECT_TEMPLATE).as_posix()
             target = project / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(render_template_file(relative, {**default_context(), **answers}), encoding="utf-8")
+            target.write_text(render_template_file(relative, default_context(**answers)), encoding="utf-8")
         projects[combination_id(answers)] = project
     return projects
 
@@ -312,10 +318,12 @@ def test_the_template_update_runs_template_code_without_a_token_and_pushes_witho
         assert propose["run"] == 'bash scripts/template_update.sh propose "$RUNNER_TEMP/template-update"'
 
 
-def database_secrets(db_credentials: str) -> list[str]:
-    """The database secrets the deploy step reads: where the database is, and which secret holds its credentials
-    (Secrets Manager), the password itself (environment), or whose IAM login the API uses and the migration's secret
-    (iam)."""
+def database_secrets(db_credentials: str, database: str) -> list[str]:
+    """The database secrets the deploy step reads: none for the database stack's cluster (the service's stack imports
+    its outputs); else where the database is, and which secret holds its credentials (Secrets Manager), the password
+    itself (environment), or whose IAM login the API uses and the migration's secret (iam)."""
+    if database == "aurora":
+        return []
     where = ["DB_HOST", "DB_NAME", "DB_PORT", "DB_USER"]
     if db_credentials == "secrets_manager":
         return where + ["DB_MIGRATION_SECRET_ARN", "DB_SECRET_ARN", "DB_SECRET_KMS_KEY_ARN"]
@@ -337,9 +345,9 @@ DEPLOY_VARIABLES = [
     "API_THROTTLE_BURST",
     "API_THROTTLE_RATE",
     "CORS_ALLOWED_ORIGINS",
-    "VPC_SECURITY_GROUP_IDS",
-    "VPC_SUBNET_IDS",
 ]
+# With a database of the team's own, also the network that reaches it (the database stack's is imported).
+VPC_VARIABLES = ["VPC_SECURITY_GROUP_IDS", "VPC_SUBNET_IDS"]
 # With api_auth=jwt, also whose tokens the gateway accepts (public values, hence variables too).
 JWT_VARIABLES = ["JWT_AUDIENCE", "JWT_ISSUER_URL"]
 
@@ -367,7 +375,7 @@ def test_deploy_secrets_reach_only_the_steps_that_use_them(rendered: dict[str, P
         "AWS_MIGRATION_ROLE_ARN",
         "SERVERLESS_DEPLOYMENT_BUCKET",
     ]
-    database = database_secrets(answers["db_credentials"])
+    database = database_secrets(answers["db_credentials"], answers["database"])
     expected_deploy = sorted(database + stack + (serverless if answers["serverless_flavour"] == "v4" else []))
     credentials = next(name for name in names if name.startswith("AWS credentials"))
     deploy = "Deploy, migrate, check readiness, roll back a failing release"
@@ -375,11 +383,15 @@ def test_deploy_secrets_reach_only_the_steps_that_use_them(rendered: dict[str, P
         credentials: sorted(aws),
         deploy: expected_deploy,
     }
-    variables = sorted(DEPLOY_VARIABLES + (JWT_VARIABLES if answers["api_auth"] == "jwt" else []))
+    variables = sorted(
+        DEPLOY_VARIABLES
+        + (JWT_VARIABLES if answers["api_auth"] == "jwt" else [])
+        + (VPC_VARIABLES if answers["database"] == "existing" else [])
+    )
     assert {name: found for name, found in variables_by_step.items() if found} == {deploy: variables}
-    assert names.index("Install") < names.index("RDS CA bundle") < names.index(credentials)
+    assert names.index("Install") < names.index("Database CA bundle") < names.index(credentials)
     assert names.index(credentials) == len(names) - 2 and names[-1] == deploy
-    assert steps[names.index("RDS CA bundle")]["run"] == "make -C infra ca-bundle"
+    assert steps[names.index("Database CA bundle")]["run"] == "make -C infra ca-bundle"
     assert "alembic" not in str(workflow) and "migrations" not in str(workflow)
     release = workflow["jobs"]["release"]["steps"]
     assert [step["env"] for step in release if "env" in step] == [{"GH_TOKEN": "${{ github.token }}"}]
@@ -493,15 +505,12 @@ def test_the_stack_outputs_name_the_secrets_the_deploy_workflow_reads(
 ) -> None:
     outputs = cfn_yaml.loads(ci_access(aws_credentials, flavour))["Outputs"]
     named = {match for output in outputs.values() for match in re.findall(r"Secret (\w+)", output["Description"])}
-    answers = {
-        **default_context(),
-        "aws_credentials": aws_credentials,
-        "serverless_flavour": flavour,
-        "db_credentials": db_credentials,
-    }
+    answers = default_context(
+        aws_credentials=aws_credentials, serverless_flavour=flavour, db_credentials=db_credentials
+    )
     deploy = render_template_file(".github/workflows/deploy.yml", answers)
     read = set(re.findall(r"secrets\.(\w+)", deploy))
     assert named and named <= read
-    assert read - named == set(database_secrets(db_credentials)) | (
+    assert read - named == set(database_secrets(db_credentials, answers["database"])) | (
         {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} if aws_credentials == "access_keys" else set()
     ) | ({"SERVERLESS_ACCESS_KEY", "SERVERLESS_ORG"} if flavour == "v4" else set())

@@ -9,6 +9,11 @@ quote row values and the result ends up in CI logs (the function's own log has t
 code back, to refuse putting old code on a schema migrated past it. With DB_APP_USER set, it first makes sure the API's
 database user exists with data rights only (app/database/app_user.py). The API function never imports this module or
 Alembic.
+
+Before anything else it waits for the database to answer (a cluster resuming from a pause, a restart): for up to
+DB_MIGRATION_WAIT seconds, and on Lambda never past the invocation's remaining time less MIGRATION_RESERVE, logging
+each failed attempt (app/database/availability.py). Only failures to connect are tried again; once connected, a
+failed migration fails the invocation at once and is never run twice.
 """
 
 import asyncio
@@ -23,12 +28,16 @@ from sqlalchemy.engine import Connection
 
 from app.common.settings import get_settings
 from app.database.app_user import ensure_app_user
+from app.database.availability import wait_for_database
 from app.database.config import create_single_use_engine
 
 logger = logging.getLogger(__name__)
 # Beside this file in the project and in the package alike.
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_FOLDERS = ("versions", "template_versions")
+# Seconds of the invocation kept for the migration itself after waiting for the database (infra/serverless.yml gives
+# the function 300 s).
+MIGRATION_RESERVE = 60
 
 
 class MigrationFailed(Exception):
@@ -92,8 +101,38 @@ def provision_app_user() -> None:
     logger.info("Database user %s for the API (IAM login, data rights only): %s", user, asyncio.run(provision()))
 
 
+def database_wait(context: Any) -> float:
+    """Seconds to wait for the database: DB_MIGRATION_WAIT, and on Lambda no longer than the invocation's remaining
+    time leaves for the migration (none left: a single attempt)."""
+    wait = get_settings().db_migration_wait
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining_ms is None:
+        return wait
+    remaining: float = remaining_ms() / 1000
+    return max(min(wait, remaining - MIGRATION_RESERVE), 0)
+
+
+def wait_for_the_database(context: Any) -> None:
+    """Wait for the database to answer (DatabaseStillUnavailableError, saying how long, when it does not)."""
+    settings = get_settings()
+
+    async def wait() -> int:
+        engine = create_single_use_engine(settings)
+        try:
+            return await wait_for_database(
+                engine, database_wait(context), settings.db_connect_timeout, purpose="migration"
+            )
+        finally:
+            await engine.dispose()
+
+    attempts = asyncio.run(wait())
+    if attempts > 1:
+        logger.info("Database answered after %d attempts", attempts)
+
+
 def handler(event: Any, context: Any) -> dict[str, str | None]:
     """Lambda entry point: upgrade the database to the latest revision, or with {"read_only": true} only report it."""
+    wait_for_the_database(context)
     before = current_revision()
     if isinstance(event, dict) and event.get("read_only") is True:
         logger.info("Database at revision %s (read only: not upgrading)", before)

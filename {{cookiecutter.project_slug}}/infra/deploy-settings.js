@@ -16,7 +16,7 @@ const TRUE_VALUES = new Set(['1', 'true', 'yes', 'on']);
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):\d{12}:secret:\S+-[A-Za-z0-9]{6}$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
-{%- if cookiecutter.db_credentials == "iam" %}
+{%- if cookiecutter.db_credentials == "iam" and cookiecutter.database != "aurora" %}
 // The resource ids RDS gives an Aurora cluster and an RDS Proxy: the rds-db:connect ARN names one of them, and a
 // statement on any other form (a cluster's name, its ARN) matches no login.
 const DATABASE_RESOURCE_ID = /^(cluster-[A-Z0-9]+|prx-[a-z0-9]+)$/;
@@ -26,10 +26,12 @@ const DATABASE_USER = /^[A-Za-z0-9_.-]{1,32}$/;
 {%- endif %}
 // The functions' roles of infra/ci-access.yml, by the name of the variable that gives each.
 const ROLE_VARIABLES = { api: 'AWS_API_ROLE_ARN', migration: 'AWS_MIGRATION_ROLE_ARN' };
+{%- if cookiecutter.database != "aurora" %}
 const VPC_IDS = {
   VPC_SUBNET_IDS: { prefix: 'subnet', what: 'subnet' },
   VPC_SECURITY_GROUP_IDS: { prefix: 'sg', what: 'security group' },
 };
+{%- endif %}
 const LIMITS = {
   reservedConcurrency: { variable: 'API_RESERVED_CONCURRENCY', wholeNumber: true },
   throttleRate: { variable: 'API_THROTTLE_RATE', wholeNumber: false },
@@ -70,6 +72,8 @@ function report(line) {
   process.stderr.write(`${line}\n`);
 }
 
+{%- if cookiecutter.database != "aurora" %}
+
 async function idList(variable, value, resolveVariable) {
   let ids = value;
   if (value.startsWith('ssm:')) {
@@ -93,6 +97,8 @@ async function idList(variable, value, resolveVariable) {
   }
   return list;
 }
+{%- endif %}
+{%- if cookiecutter.database != "aurora" %}
 
 // provider.vpc: both lists, or neither (the functions then run outside any VPC).
 module.exports.vpc = async ({ resolveConfigurationProperty, resolveVariable }) => {
@@ -122,6 +128,8 @@ module.exports.vpc = async ({ resolveConfigurationProperty, resolveVariable }) =
   report(`Network: VPC with subnets ${subnetIds.join(', ')} and security groups ${securityGroupIds.join(', ')}`);
   return { subnetIds, securityGroupIds };
 };
+{%- endif %}
+{%- if cookiecutter.database != "aurora" %}
 
 function checkedSecretArn(variable, value) {
   const match = SECRET_ARN.exec(value);
@@ -164,6 +172,7 @@ async function kmsKeyArn(resolveConfigurationProperty) {
   }
   return value;
 }
+{%- endif %}
 
 // The roles given by ARN ({ api, migration }), or null when this stack is to create its own. Both or neither
 {%- if cookiecutter.use_github_actions == "yes" %};
@@ -200,7 +209,45 @@ async function givenRoleArns(resolveConfigurationProperty) {
   return arns;
 }
 
-{%- if cookiecutter.db_credentials == "iam" %}
+{%- if cookiecutter.database == "aurora" %}
+
+// An output of the stage's database stack (infra/database.yml), as CloudFormation imports it when it deploys.
+async function databaseExport(resolveConfigurationProperty, name) {
+  const stack = await resolveConfigurationProperty(['custom', 'databaseStack']);
+  return { 'Fn::ImportValue': `${stack}-${name}` };
+}
+
+// What the API function may do besides writing its logs (the framework adds those), when the framework creates its
+// role: connect as the database stack's app user to its cluster or proxy, with nothing from Secrets Manager or KMS.
+async function apiStatements(resolveConfigurationProperty) {
+  return [
+    {
+      Effect: 'Allow',
+      Action: 'rds-db:connect',
+      Resource: {
+        'Fn::Sub': [
+          'arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}:dbuser:${ResourceId}/${User}',
+          {
+            ResourceId: await databaseExport(resolveConfigurationProperty, 'ConnectResourceId'),
+            User: await databaseExport(resolveConfigurationProperty, 'AppUser'),
+          },
+        ],
+      },
+    },
+  ];
+}
+
+// provider.iam.role: ci-access.yml's API role by ARN, or the statements of the role the framework creates.
+module.exports.apiRole = async ({ resolveConfigurationProperty }) => {
+  const stack = await resolveConfigurationProperty(['custom', 'databaseStack']);
+  report(
+    `Database: the stack ${stack} (make database-<stage>); the functions run in its subnets, the API signs IAM ` +
+      "tokens for its app user, the migration reads the cluster's master secret"
+  );
+  const arns = await givenRoleArns(resolveConfigurationProperty);
+  return arns ? arns.api : { statements: await apiStatements(resolveConfigurationProperty) };
+};
+{%- elif cookiecutter.db_credentials == "iam" %}
 
 // The one IAM database login of the API function: as DB_USER (its environment's, so the role and the function always
 // agree) on the cluster or proxy DB_RESOURCE_ID. Checked whichever role the function runs with, so that a wrong id
@@ -303,7 +350,28 @@ module.exports.stackResources = async ({ resolveConfigurationProperty }) => ({
   ...(await alarmSubscription(resolveConfigurationProperty)),
 });
 
-{%- if cookiecutter.db_credentials == "iam" %}
+{%- if cookiecutter.database == "aurora" %}
+
+// The cluster's master secret, which RDS encrypts with the database stack's key: read it, and decrypt with that key
+// only on behalf of Secrets Manager, for this secret.
+async function migrationSecretStatements(resolveConfigurationProperty) {
+  const secretArn = await databaseExport(resolveConfigurationProperty, 'MasterSecretArn');
+  return [
+    { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: secretArn },
+    {
+      Effect: 'Allow',
+      Action: 'kms:Decrypt',
+      Resource: await databaseExport(resolveConfigurationProperty, 'DatabaseKeyArn'),
+      Condition: {
+        StringEquals: {
+          'kms:ViaService': { 'Fn::Sub': 'secretsmanager.${AWS::Region}.${AWS::URLSuffix}' },
+          'kms:EncryptionContext:SecretARN': secretArn,
+        },
+      },
+    },
+  ];
+}
+{%- elif cookiecutter.db_credentials == "iam" %}
 
 // The migration function's DB_SECRET_ARN: the one secret on the stage, for a user that may change the schema (the
 // cluster's master secret, or a migration user's). The API's user has no password to fall back on.
@@ -343,10 +411,14 @@ module.exports.migrationStatements = async ({ resolveConfigurationProperty }) =>
     // Its traces (provider.tracing); X-Ray's actions name no resource.
     { Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: '*' },
   ];
+{%- if cookiecutter.database == "aurora" %}
+  return statements.concat(await migrationSecretStatements(resolveConfigurationProperty));
+{%- else %}
   const environment = (await resolveConfigurationProperty(['functions', 'migrate', 'environment'])) || {};
   const secretArn = given(environment.DB_SECRET_ARN);
   if (!secretArn) return statements;
   return statements.concat(secretStatements('DB_SECRET_ARN', secretArn, await kmsKeyArn(resolveConfigurationProperty)));
+{%- endif %}
 };
 
 // MigrationRole's managed policies: the network interfaces of a function in a VPC (the framework adds the same policy

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.settings import get_settings, load_settings
 from app.database.config import connect_options, create_engine, database_url
+from app.database.mysql_connection import MySQLConnection
 
 pytestmark = pytest.mark.anyio
 
@@ -88,16 +89,17 @@ async def test_owner_subjects_are_compared_byte_for_byte(mysql_session: AsyncSes
 {%- endif %}
 
 
-def count_calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[None]:
-    """Record each call of an aiomysql connection method (as SQLAlchemy's adapter exposes it) from now on."""
+def count_calls(monkeypatch: pytest.MonkeyPatch, owner: type, name: str) -> list[None]:
+    """Record each call of a connection method from now on: of aiomysql's connection as SQLAlchemy's adapter exposes
+    it, or of the driver's own (app/database/mysql_connection.py)."""
     calls: list[None] = []
-    original = getattr(AsyncAdapt_aiomysql_connection, name)
+    original = getattr(owner, name)
 
-    def counted(self: AsyncAdapt_aiomysql_connection, *args: Any) -> Any:
+    def counted(self: Any, *args: Any) -> Any:
         calls.append(None)
         return original(self, *args)
 
-    monkeypatch.setattr(AsyncAdapt_aiomysql_connection, name, counted)
+    monkeypatch.setattr(owner, name, counted)
     return calls
 
 
@@ -108,7 +110,7 @@ async def test_a_pooled_connection_is_pinged_only_after_sitting_idle(
     DB_PING_AFTER_IDLE seconds unused (a thawed one)."""
     engine = create_engine(load_settings(db_ping_after_idle=0.5))
     try:
-        pings = count_calls(monkeypatch, "ping")
+        pings = count_calls(monkeypatch, MySQLConnection, "ping_within")
         for _ in range(3):
             async with engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
@@ -144,7 +146,7 @@ async def test_a_returned_connection_is_rolled_back_only_when_a_transaction_is_o
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
             await connection.commit()
-        rollbacks = count_calls(monkeypatch, "rollback")
+        rollbacks = count_calls(monkeypatch, AsyncAdapt_aiomysql_connection, "rollback")
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
             await connection.commit()

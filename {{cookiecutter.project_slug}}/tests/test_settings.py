@@ -82,11 +82,22 @@ def test_a_ca_bundle_that_is_not_a_file_is_refused(environment: str, tmp_path: P
     assert "DB_SSL_CA" in str(raised.value) and str(missing) in str(raised.value)
 
 
-def test_retry_after_defaults_to_a_few_seconds_and_must_be_positive() -> None:
-    assert load_settings().db_retry_after == 5
+def test_retry_after_defaults_to_after_a_resume_and_must_be_positive() -> None:
+    assert load_settings().db_retry_after == 10
     with pytest.raises(SettingsError) as raised:
         load_settings(db_retry_after=0)
     assert "DB_RETRY_AFTER" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("db_ready_wait", -1), ("db_ready_wait", 26), ("db_migration_wait", -1), ("db_migration_wait", 901)],
+)
+def test_the_waits_for_a_resuming_database_stay_within_their_functions_timeouts(name: str, value: float) -> None:
+    # The probe's wait must end before API Gateway's 30 s; the migration's before its function's 900 s maximum.
+    with pytest.raises(SettingsError) as raised:
+        load_settings(**{name: value})
+    assert name.upper() in str(raised.value)
 
 
 def test_local_without_database_uses_embedded_sqlite() -> None:

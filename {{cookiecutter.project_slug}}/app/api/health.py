@@ -5,13 +5,12 @@ warmers call them constantly, and every included router adds a dispatch layer to
 cost of GET /health, measured by the template's benchmarks).
 """
 
-import asyncio
 import logging
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
+from app.api.database_unavailable import UNAVAILABLE_RESPONSE
 from app.common import messages
 from app.common.errors import error_response
 from app.common.settings import get_settings
@@ -27,15 +26,21 @@ async def health() -> dict[str, str]:
 
 
 async def ready() -> dict[str, str] | JSONResponse:
-    """Readiness: the database answers a trivial query within the connect timeout, else 503."""
+    """Readiness: the database answers a trivial query, else 503 with Retry-After. A database that does not answer
+    (e.g. resuming from a pause) is tried again for up to DB_READY_WAIT seconds, which ends before API Gateway's 30 s.
+    """
+    # Imported on the first probe, not at start-up: GET /health and the cold start do not load it.
+    from app.database.availability import wait_for_database
+
     settings = get_settings()
     try:
-        async with asyncio.timeout(settings.db_connect_timeout + 0.5):
-            async with get_engine().connect() as connection:
-                await connection.execute(text("SELECT 1"))
+        await wait_for_database(
+            get_engine(), settings.db_ready_wait, settings.db_connect_timeout, purpose="readiness probe"
+        )
     except Exception as error:  # any failure means "not ready"; the next probe tries again with a fresh connection
         logger.warning("Readiness check failed: %s", describe_cause(error))
-        return error_response(503, "database_unavailable", messages.DATABASE_UNAVAILABLE)
+        headers = {"Retry-After": str(settings.db_retry_after)}
+        return error_response(503, "database_unavailable", messages.DATABASE_UNAVAILABLE, headers=headers)
     return {"status": "ok", "database": "ok"}
 
 
@@ -48,5 +53,5 @@ def register_health_routes(app: FastAPI) -> None:
         methods=["GET"],
         tags=["health"],
         response_model=dict[str, str],
-        responses={503: {"description": messages.DATABASE_UNAVAILABLE}},
+        responses={503: UNAVAILABLE_RESPONSE},
     )

@@ -31,8 +31,8 @@ MODULE_WITHOUT_ACCESS = (
 {%- endif %}
 UNVERIFIED_DB_TLS = (
     "ENVIRONMENT={environment} 에서는 MySQL 서버 인증서를 검증할 방법이 필요합니다: DB_SSL_CA에 CA 번들 파일"
-    "(RDS: AWS의 global bundle)을 지정하거나, 검증 없이 아무 서버나 믿으려면(암호화는 되지만 중간자가 비밀번호를 "
-    "읽을 수 있음) DB_SSL_TRUST_ANY_SERVER=true 를 명시하세요."
+    "(RDS 와 RDS Proxy: make -C infra ca-bundle 이 받는 번들)을 지정하거나, 검증 없이 아무 서버나 믿으려면"
+    "(암호화는 되지만 중간자가 비밀번호를 읽을 수 있음) DB_SSL_TRUST_ANY_SERVER=true 를 명시하세요."
 )
 MISSING_DB_SSL_CA_FILE = (
     "DB_SSL_CA 파일 {path!r}을(를) 읽을 수 없습니다 (상대 경로는 작업 디렉터리 {cwd} 기준). "
@@ -84,8 +84,8 @@ IAM_AUTH_WITHOUT_HOST = (
 MISSING_DB_HOST = "DB_HOST must be set when ENVIRONMENT={environment}."
 UNVERIFIED_DB_TLS = (
     "ENVIRONMENT={environment} needs a way to verify the MySQL server's certificate: set DB_SSL_CA to a CA bundle "
-    "file (for RDS, AWS's global bundle), or set DB_SSL_TRUST_ANY_SERVER=true to accept any server (still encrypted, "
-    "but a man in the middle can read the password)."
+    "file (for RDS and RDS Proxy, the one make -C infra ca-bundle downloads), or set DB_SSL_TRUST_ANY_SERVER=true to "
+    "accept any server (still encrypted, but a man in the middle can read the password)."
 )
 MISSING_DB_SSL_CA_FILE = (
     "DB_SSL_CA names {path!r}, which is not a file (relative paths start from the working directory, {cwd}): "

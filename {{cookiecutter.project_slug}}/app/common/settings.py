@@ -61,14 +61,23 @@ class Settings(BaseSettings):
     # The migration function alone: before migrating, make sure this user exists for the API's IAM login, with data
     # rights only on the database (app/database/app_user.py). Set beside DB_IAM_AUTH's stage (infra/serverless.yml).
     db_app_user: str | None = None
-    # A CA bundle file (e.g. AWS's RDS global bundle) to verify the MySQL server's certificate and host name; a
-    # relative path starts from the working directory (on Lambda, the package root).
+    # A CA bundle file (e.g. the CAs of RDS and RDS Proxy, from infra/Makefile's ca-bundle) to verify the MySQL
+    # server's certificate and host name; a relative path starts from the working directory (on Lambda, the package
+    # root).
     db_ssl_ca: str | None = None
     # Without DB_SSL_CA, connections are encrypted but accept any server certificate, so a man in the middle can read
     # the password. Deployed stages refuse that unless this says so explicitly; local and test runs allow it.
     db_ssl_trust_any_server: bool = False
     # Seconds a client is told to wait (Retry-After) when a request answers 503 because the database is unreachable.
-    db_retry_after: int = Field(default=5, ge=1)
+    # 10: a request during an Aurora Serverless v2 resume (about 15 s) gets its 503 after DB_CONNECT_TIMEOUT (5 s), so
+    # the retry lands about when the resume ends; one more covers a resume after a day paused (about 30 s).
+    db_retry_after: int = Field(default=10, ge=1, le=300)
+    # Seconds GET /health/ready keeps trying a database that does not answer (e.g. resuming from a pause) before its
+    # 503: below the function's 29 s timeout and API Gateway's 30 s, with room for the last attempt's cleanup.
+    db_ready_wait: float = Field(default=20, ge=0, le=25)
+    # Seconds the migration function waits for the database to answer before migrating (a resume, a restart). On
+    # Lambda the invocation's remaining time, less what the migration itself needs, shortens it (migrate.py).
+    db_migration_wait: float = Field(default=180, ge=0, le=900)
 
     # Pool defaults fit AWS Lambda, where one container serves one request at a time: one pooled connection and no
     # overflow. A long-running uvicorn process can raise DB_POOL_SIZE.

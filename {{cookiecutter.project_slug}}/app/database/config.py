@@ -124,7 +124,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     url = database_url(settings)
     engine = create_async_engine(url, **engine_options(url, settings))
     if url.get_driver_name() == "aiomysql":
-        install_pool_hooks(engine, settings.db_ping_after_idle)
+        install_pool_hooks(engine, settings.db_ping_after_idle, settings.db_connect_timeout)
     return engine
 
 

@@ -63,6 +63,25 @@ class MySQLConnection(aiomysql.Connection):  # type: ignore[misc]
             raise clear_text_refused(self.host)
         return await super()._process_auth(plugin_name, auth_packet)
 
+    async def ping_within(self, timeout: float) -> None:
+        """Ping the server; when it does not answer within timeout seconds, drop the connection (abort) and raise."""
+        # aiomysql forgets its writer when a read is cancelled: keep it to abort.
+        writer = self._writer
+        try:
+            async with asyncio.timeout(timeout):
+                await self.ping(False)
+        except BaseException:
+            self.abort(writer)
+            raise
+
+    def abort(self, writer: asyncio.StreamWriter | None = None) -> None:
+        """Drop the connection at once. close() alone leaves a TLS socket open while it waits for the server's TLS
+        goodbye, which a server that stopped answering never sends."""
+        writer = writer or self._writer
+        self.close()
+        if writer is not None:
+            writer.transport.abort()
+
     async def ensure_closed(self) -> None:
         writer = self._writer
         await super().ensure_closed()
@@ -128,7 +147,7 @@ async def open_connection(arguments: dict[str, Any]) -> MySQLConnection:
             # aiomysql.connect() awaits exactly this; it has no public form that hands the connection back first.
             await connection._connect()
     except BaseException as error:
-        connection.close()
+        connection.abort()
         if isinstance(error, TimeoutError):
             deadline = connection.connect_timeout
             message = f"Can't connect to MySQL server on {connection.host!r}: no answer within {deadline} s"
