@@ -56,7 +56,9 @@ def update_origins() -> list[str]:
     first_release = releases[-1]
     origins = [template_git("rev-parse", "--short", first_release).strip()]
     paths = ["cookiecutter.json", str(PROJECT / "migrations")]
-    for commit in template_git("rev-list", "--reverse", f"{first_release}..HEAD", "--", *paths).split():
+    # HEAD itself is left out: a bake there is what the rest of the suite bakes, with nothing to update to on a clean
+    # checkout.
+    for commit in template_git("rev-list", "--reverse", f"{first_release}..HEAD^", "--", *paths).split():
         # -M: a revision moved between the two folders is not a new one.
         added = template_git("diff-tree", "-M", "-r", "--diff-filter=A", "--name-only", commit, "--", paths[1])
         new_migration = any(line.endswith(".py") for line in added.splitlines()[1:])
