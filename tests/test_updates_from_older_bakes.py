@@ -49,6 +49,12 @@ def answers_at(commit: str) -> set[str]:
     return {key for key in json.loads(template_git("show", f"{commit}:cookiecutter.json")) if not key.startswith("_")}
 
 
+def same_template_as_head(commit: str) -> bool:
+    """Whether the template (cookiecutter.json, hooks, the project folder) at commit is HEAD's."""
+    changed = template_git("diff", "--name-only", commit, "HEAD", "--", "cookiecutter.json", "hooks", str(PROJECT))
+    return not changed.strip()
+
+
 def update_origins() -> list[str]:
     """The last commit of the first release, then every later commit that added an answer or a template migration:
     the bakes whose update has something to bring that a project must not lose."""
@@ -56,9 +62,11 @@ def update_origins() -> list[str]:
     first_release = releases[-1]
     origins = [template_git("rev-parse", "--short", first_release).strip()]
     paths = ["cookiecutter.json", str(PROJECT / "migrations")]
-    # HEAD itself is left out: a bake there is what the rest of the suite bakes, with nothing to update to on a clean
-    # checkout.
-    for commit in template_git("rev-list", "--reverse", f"{first_release}..HEAD^", "--", *paths).split():
+    for commit in template_git("rev-list", "--reverse", f"{first_release}..HEAD", "--", *paths).split():
+        # A commit whose template is HEAD's has nothing to update to on a clean checkout (its bake is what the rest of
+        # the suite bakes).
+        if same_template_as_head(commit):
+            continue
         # -M: a revision moved between the two folders is not a new one.
         added = template_git("diff-tree", "-M", "-r", "--diff-filter=A", "--name-only", commit, "--", paths[1])
         new_migration = any(line.endswith(".py") for line in added.splitlines()[1:])
