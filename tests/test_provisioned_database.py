@@ -24,7 +24,7 @@ from tests.cloudformation import (
     packaged_template,
     role_statements,
 )
-from tests.conftest import default_context, project_env, tool
+from tests.conftest import default_context, project_env
 from tests.harness import LambdaProcess
 from tests.lambda_events import http_api_event
 from tests.packages import AURORA_GROUP, Package
@@ -178,13 +178,6 @@ def test_the_ci_roles_take_the_database_from_the_stacks_exports(default_project:
     assert key["Condition"]["StringEquals"]["kms:EncryptionContext:SecretARN"] == imported("MasterSecretArn", "dev")
     vpc_access = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
     assert api_role["ManagedPolicyArns"] == migration_role["ManagedPolicyArns"] == [vpc_access]
-
-
-def test_the_ci_access_stack_of_the_default_bake_passes_cfn_lint(default_project: Path) -> None:
-    completed = subprocess.run(
-        [tool("cfn-lint"), str(default_project / "infra" / "ci-access.yml")], capture_output=True, text=True
-    )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
 def test_packaging_asks_nothing_about_the_database(default_project: Path) -> None:
