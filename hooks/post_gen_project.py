@@ -39,9 +39,25 @@ PRUNE_TABLE: dict[tuple[str, str], tuple[str, ...]] = {
     ("db_credentials", "environment"): ("infra/secrets-endpoint.yml",),
     # The database stack (infra/database.yml) creates the endpoint in the VPC it gives the functions.
     ("database", "aurora"): ("infra/secrets-endpoint.yml",),
+    # Work after the response: the job runtime, the worker function's handler, its SQS client and their tests.
+    ("background_jobs", "no"): (
+        "app/jobs",
+        "app/aws/sqs.py",
+        "app/module/challenge/jobs.py",
+        "worker.py",
+        "scripts/jobs.py",
+        "scaffold/module/jobs.py.tmpl",
+        "tests/test_jobs.py",
+        "tests/test_sqs.py",
+        "tests/moto_sqs.py",
+        "migrations/template_versions/2026_12_08_0000-0004_job_run.py",
+        "migrations/template_versions/2026_12_08_0001-0005_challenge_word_count.py",
+        "infra/queue-endpoint.yml",
+    ),
     ("include_example_module", "no"): (
         "app/module/challenge",
         "tests/test_challenge.py",
+        "migrations/template_versions/2026_12_08_0001-0005_challenge_word_count.py",
         "migrations/versions/2026_11_26_0000-0001_create_challenge.py",
         "migrations/template_versions/2026_12_06_0000-0002_challenge_owner.py",
         "migrations/template_versions/2026_12_07_0000-0003_owner_subject_binary_collation.py",

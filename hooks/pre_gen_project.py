@@ -168,6 +168,7 @@ CHECKS: dict[str, Check] = {
     "db_user": pattern(DB_USER_RE, "1-32 letters, digits and underscores, not digits only"),
     "db_host": hostname,
     "db_port": integer(1, 65535),
+    "background_jobs": one_of(YES_NO),
     "use_github_actions": one_of(YES_NO),
     "aws_credentials": one_of(AWS_CREDENTIALS),
     "use_docker": one_of(YES_NO),

@@ -27,6 +27,22 @@ def pre_gen(tmp_path: Path) -> ModuleType:
     return load_hook("pre_gen_project", default_context(), tmp_path)
 
 
+JOB_PATHS = (
+    "app/jobs",
+    "app/aws/sqs.py",
+    "app/module/challenge/jobs.py",
+    "worker.py",
+    "scripts/jobs.py",
+    "scaffold/module/jobs.py.tmpl",
+    "tests/test_jobs.py",
+    "tests/test_sqs.py",
+    "tests/moto_sqs.py",
+    "migrations/template_versions/2026_12_08_0000-0004_job_run.py",
+    "migrations/template_versions/2026_12_08_0001-0005_challenge_word_count.py",
+    "infra/queue-endpoint.yml",
+)
+
+
 def post_gen_with(tmp_path: Path, **answers: str) -> ModuleType:
     return load_hook("post_gen_project", {**default_context(), **answers}, tmp_path)
 
@@ -198,10 +214,12 @@ def test_main_prints_problems_and_returns_1(tmp_path: Path, capsys: pytest.Captu
         # With a cluster of its own, the migration function still reads its secret at run time, through the VPC's
         # endpoint, which the team then creates.
         ({"db_credentials": "iam", "database": "existing"}, []),
+        # Without background jobs, none of their files (the default; the other cases answer yes to show the rest).
+        ({"background_jobs": "no", "database": "existing"}, list(JOB_PATHS)),
     ],
 )
 def test_paths_to_prune_follow_the_answers(tmp_path: Path, answers: dict[str, str], expected: list[str]) -> None:
-    module = post_gen_with(tmp_path, **answers)
+    module = post_gen_with(tmp_path, **{"background_jobs": "yes", **answers})
     assert module.paths_to_prune(module.ANSWERS) == expected
 
 

@@ -70,7 +70,7 @@ def test_readme_bake_command_produces_a_synced_project(tmp_path: Path) -> None:
 
 
 # The prompts a new user answers: every public answer of cookiecutter.json, and no tuning knob among them.
-PROMPTS = 26
+PROMPTS = 27
 TUNING_PROMPTS = ("pool size", "above the pool", "pooled connection", "opening a database connection")
 
 
