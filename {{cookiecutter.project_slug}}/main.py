@@ -52,6 +52,14 @@ def create_app() -> FastAPI:
     # After the routers: it publishes a 503 on each route that needs the database.
     register_database_error_handlers(application)
     application.add_middleware(RequestIdMiddleware)
+{%- if cookiecutter.background_jobs == "yes" %}
+    if not settings.job_queue_url:
+        # Only without a queue (make run, tests): jobs then run in this process once the response is sent. Imported
+        # here, so that a deployed function's cold start does not load the job runtime.
+        from app.jobs.local import JobsAfterResponseMiddleware
+
+        application.add_middleware(JobsAfterResponseMiddleware)
+{%- endif %}
     # Outermost, so a browser's preflight is answered before any route, identity check or error handler.
     if settings.cors_origins:
         allow_cross_origin_calls(application, settings.cors_origins)

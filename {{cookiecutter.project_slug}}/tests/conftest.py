@@ -14,9 +14,15 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 {%- else %}
 from collections.abc import AsyncIterator, Iterator
 {%- endif %}
+{%- if cookiecutter.background_jobs == "yes" %}
+from dataclasses import dataclass
+{%- endif %}
 from pathlib import Path
 {%- if cookiecutter.api_auth == "jwt" %}
 from secrets import token_urlsafe
+{%- endif %}
+{%- if cookiecutter.background_jobs == "yes" %}
+from typing import TYPE_CHECKING
 {%- endif %}
 
 import pytest
@@ -28,8 +34,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.hanging_host import HangingHost
 from tests.moto_secrets import MotoSecretsManager
+{%- if cookiecutter.background_jobs == "yes" %}
+
+if TYPE_CHECKING:
+    from app.jobs import Job
+    from app.jobs.message import JobMessage
+    from app.jobs.processing import Outcome
+{%- endif %}
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+{%- if cookiecutter.background_jobs == "yes" %}
+# What tests of deployed stages give as JOB_QUEUE_URL, which those stages require: nothing is ever sent to it.
+JOB_QUEUE_URL = "https://sqs.{{ cookiecutter.aws_region }}.amazonaws.com/123456789012/test-jobs"
+{%- endif %}
 _temporary_dirs: list[str] = []
 _import_loop = asyncio.new_event_loop()
 
@@ -197,6 +214,33 @@ async def db_session(migrated_database: None) -> AsyncIterator[AsyncSession]:
     await engine.dispose()
 
 
+{% if cookiecutter.background_jobs == "yes" -%}
+@dataclass(frozen=True)
+class JobRunRecord:
+    """One job the `jobs` fixture ran: the job, its message and what became of it."""
+
+    job: "Job"
+    message: "JobMessage"
+    outcome: "Outcome"
+
+
+@pytest.fixture
+def jobs(db_session: AsyncSession, monkeypatch: pytest.MonkeyPatch) -> list[JobRunRecord]:
+    """Run every job enqueued without a queue at once, inside enqueue(), through the worker's own processing on the
+    test database (so its work is rolled back with the test's), and record each in the list returned."""
+    from app.jobs import local
+
+    records: list[JobRunRecord] = []
+
+    async def run_at_once(message: "JobMessage", job_type: "type[Job]") -> None:
+        outcome = await local.run_now(message, job_type)
+        records.append(JobRunRecord(job_type.model_validate(message.payload), message, outcome))
+
+    monkeypatch.setattr(local, "run_in_process", run_at_once)
+    return records
+
+
+{% endif -%}
 @pytest.fixture
 def mysql_session(db_session: AsyncSession, mysql_checks_required: bool) -> AsyncSession:
     """The test session when the suite runs on MySQL; otherwise a skip, or a failure where MySQL is required (CI)."""

@@ -25,7 +25,11 @@ from app.common.errors import error_body
 from app.common.settings import SettingsError, get_settings, load_settings
 from app.database.config import get_engine
 from main import handler
+{%- if cookiecutter.background_jobs == "yes" %}
+from tests.conftest import JOB_QUEUE_URL, PROJECT_ROOT, TEST_TOKEN_KEY, clear_cached_configuration
+{%- else %}
 from tests.conftest import PROJECT_ROOT, TEST_TOKEN_KEY, clear_cached_configuration
+{%- endif %}
 from tests.gateway_events import (
     FakeLambdaContext,
     alb_event,
@@ -50,10 +54,18 @@ import pytest
 from app.auth.claims import authorizer_claims, list_claim, token_scopes
 from app.auth.local_token import issue_local_token, verify_local_token
 from app.common.settings import SettingsError, load_settings
+{%- if cookiecutter.background_jobs == "yes" %}
+from tests.conftest import JOB_QUEUE_URL, PROJECT_ROOT, TEST_TOKEN_KEY
+{%- else %}
 from tests.conftest import PROJECT_ROOT, TEST_TOKEN_KEY
+{%- endif %}
 {%- endif %}
 
 DEPLOYED_DATABASE = {"DB_HOST": "db.internal", "DB_PASSWORD": "pw", "DB_SSL_TRUST_ANY_SERVER": "true"}
+{%- if cookiecutter.background_jobs == "yes" %}
+# Deployed stages also refuse to start without a job queue (these tests send nothing to it).
+DEPLOYED_DATABASE["JOB_QUEUE_URL"] = JOB_QUEUE_URL
+{%- endif %}
 {%- if cookiecutter.include_example_module == "yes" %}
 
 
@@ -257,6 +269,9 @@ def test_deployed_stages_never_decode_a_bearer_token_themselves(
     # The suite's database stays, so a stage that did accept the token would answer 200 and 201 rather than 503.
     reconfigure.setenv("ENVIRONMENT", environment)
     reconfigure.setenv("DB_SSL_TRUST_ANY_SERVER", "true")
+{%- if cookiecutter.background_jobs == "yes" %}
+    reconfigure.setenv("JOB_QUEUE_URL", JOB_QUEUE_URL)
+{%- endif %}
     clear_cached_configuration()
     deployed = get_settings()
     assert deployed.environment.is_deployed

@@ -10,10 +10,17 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
 from main import create_app
+{%- if cookiecutter.background_jobs == "yes" %}
+from tests.conftest import JOB_QUEUE_URL
+{%- endif %}
 
 pytestmark = pytest.mark.anyio
 
 DEPLOYED_DATABASE = {"DB_HOST": "db.internal", "DB_PASSWORD": "pw", "DB_SSL_TRUST_ANY_SERVER": "true"}
+{%- if cookiecutter.background_jobs == "yes" %}
+# Deployed stages also refuse to start without a job queue (these tests send nothing to it).
+DEPLOYED_DATABASE["JOB_QUEUE_URL"] = JOB_QUEUE_URL
+{%- endif %}
 LINKED_URL = re.compile(r"""(?:src|href)=["']([^"']+)["']""")
 
 

@@ -17,6 +17,9 @@ from app.common.settings import SettingsError, load_settings
 from app.database import iam_login
 from app.database.config import connect_options, database_url
 from app.database.iam_login import IamLogin, IamTokenUnavailableError
+{%- if cookiecutter.background_jobs == "yes" %}
+from tests.conftest import JOB_QUEUE_URL
+{%- endif %}
 from tests.database_routes import readiness_and_read_statuses
 from tests.downgrading_server import DowngradingServer
 from tests.iam_login_server import IamLoginServer
@@ -77,7 +80,12 @@ async def test_the_token_goes_only_inside_verified_tls_as_the_clear_text_answer_
 ) -> None:
     bundle = tmp_path / "ca.pem"
     authority.cert_pem.write_to_path(str(bundle))
+{%- if cookiecutter.background_jobs == "yes" %}
+    deployed = {"ENVIRONMENT": "prod", "DB_SSL_CA": str(bundle), "JOB_QUEUE_URL": JOB_QUEUE_URL}
+    use_iam_login(reconfigure, aurora.port, deployed)
+{%- else %}
     use_iam_login(reconfigure, aurora.port, {"ENVIRONMENT": "prod", "DB_SSL_CA": str(bundle)})
+{%- endif %}
     with caplog.at_level(logging.WARNING):
         assert await readiness_and_read_statuses() == [503, 503]  # the stand-in denies every login
     logins = aurora.logins
@@ -164,6 +172,9 @@ IAM_DEPLOYED = {
     "db_host": "app.cluster-c1a2b3c4d5e6.ap-northeast-2.rds.amazonaws.com",
     "db_iam_auth": True,
     "db_ssl_trust_any_server": True,
+{%- if cookiecutter.background_jobs == "yes" %}
+    "job_queue_url": JOB_QUEUE_URL,
+{%- endif %}
 }
 
 

@@ -1,4 +1,10 @@
-{% if cookiecutter.api_auth == "jwt" -%}
+{% if cookiecutter.background_jobs == "yes" and cookiecutter.api_auth == "jwt" -%}
+"""Layers point one way: app.aws <- app.common <- app.database <- app.auth and app.jobs <- app.module <- app.api,
+app.registry and main <- migrate and worker.
+{%- elif cookiecutter.background_jobs == "yes" -%}
+"""Layers point one way: app.aws <- app.common <- app.database <- app.jobs <- app.module <- app.api, app.registry and
+main <- migrate and worker.
+{%- elif cookiecutter.api_auth == "jwt" -%}
 """Layers point one way: app.aws <- app.common <- app.database <- app.auth <- app.module <- app.api, app.registry and
 main <- migrate.
 {%- else -%}
@@ -11,6 +17,8 @@ deleting its package and its line in app/registry.py. The AWS clients (app.aws) 
 use the standard library alone, so the database layer can use them and they can be read, tested and replaced on their
 own. Alembic belongs to the migration function (migrate.py) alone: the API function's code never imports it, so its
 cold start does not pay for it.
+{%- if cookiecutter.background_jobs == "yes" %} The worker function's handler (worker.py) is the API's neither.
+{%- endif %}
 """
 
 import sys
@@ -30,14 +38,25 @@ LAYERS = {
     # Who is calling: every module's routes depend on it, and it knows no module.
     "app.auth": 3,
 {%- endif %}
+{%- if cookiecutter.background_jobs == "yes" %}
+    # The job runtime: modules define jobs on it, and it knows no module (app.registry finds their jobs).
+    "app.jobs": 3,
+{%- endif %}
     "app.module": 4,
     "app.api": 5,
     "app.registry": 5,
     "main": 5,
     "migrate": 6,
+{%- if cookiecutter.background_jobs == "yes" %}
+    "worker": 6,
+{%- endif %}
 }
 # What the API function's code (app/ and main.py) must not import at all.
+{%- if cookiecutter.background_jobs == "yes" %}
+MIGRATION_ONLY = ("alembic", "migrate", "migrations", "worker")
+{%- else %}
 MIGRATION_ONLY = ("alembic", "migrate", "migrations")
+{%- endif %}
 
 
 def layer_of(module: str) -> int | None:
@@ -62,7 +81,11 @@ def layer_violations(path: Path, root: Path = PROJECT_ROOT) -> list[str]:
 
 
 def test_no_layer_imports_a_higher_one() -> None:
+{%- if cookiecutter.background_jobs == "yes" %}
+    sources = [*api_sources(), PROJECT_ROOT / "migrate.py", PROJECT_ROOT / "worker.py"]
+{%- else %}
     sources = [*api_sources(), PROJECT_ROOT / "migrate.py"]
+{%- endif %}
     assert [violation for path in sources for violation in layer_violations(path)] == []
 
 

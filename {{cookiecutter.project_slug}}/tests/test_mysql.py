@@ -15,12 +15,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.common.settings import get_settings, load_settings
 from app.database.config import connect_options, create_engine, database_url
 from app.database.mysql_connection import MySQLConnection
+{%- if cookiecutter.background_jobs == "yes" %}
+from tests.conftest import JOB_QUEUE_URL
+{%- endif %}
 
 pytestmark = pytest.mark.anyio
 
 
 # Deployed-stage settings apart from TLS.
 DEPLOYED = {"environment": "dev", "database_url": None, "db_host": "db.internal", "db_password": "pw"}
+{%- if cookiecutter.background_jobs == "yes" %}
+# Deployed stages also refuse to start without a job queue (these tests send nothing to it).
+DEPLOYED["job_queue_url"] = JOB_QUEUE_URL
+{%- endif %}
 
 
 def test_mysql_connections_verify_the_server_with_a_ca_bundle() -> None:

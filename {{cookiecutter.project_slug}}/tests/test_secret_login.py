@@ -24,6 +24,9 @@ from app.database import mysql_connection, secret_login
 from app.database.config import connect_options, create_single_use_engine, database_url
 from app.database.outage import DatabaseUnavailableError
 from app.database.secret_login import DatabaseLogin, SecretLogin, SecretUnavailableError, fetch_login
+{%- if cookiecutter.background_jobs == "yes" %}
+from tests.conftest import JOB_QUEUE_URL
+{%- endif %}
 from tests.moto_secrets import MotoSecretsManager
 
 pytestmark = pytest.mark.anyio
@@ -45,6 +48,9 @@ def plain_http_settings(environment: str, secret_arn: str) -> Any:
         db_secret_arn=secret_arn,
         db_ssl_trust_any_server=True,
         db_connect_timeout=2,
+{%- if cookiecutter.background_jobs == "yes" %}
+        job_queue_url=JOB_QUEUE_URL,
+{%- endif %}
     )
 
 

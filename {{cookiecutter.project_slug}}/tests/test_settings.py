@@ -11,9 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.common.enums import Environment
 from app.common.settings import Settings, SettingsError, load_settings
 from app.database.config import create_engine, create_single_use_engine, database_url
+{%- if cookiecutter.background_jobs == "yes" %}
+from tests.conftest import JOB_QUEUE_URL
+{%- endif %}
 
 # A deployed stage's settings apart from the one a test is about: a host, a password, and TLS without verification.
 DEPLOYED = {"database_url": None, "db_host": "db.internal", "db_password": "pw", "db_ssl_trust_any_server": True}
+{%- if cookiecutter.background_jobs == "yes" %}
+# Deployed stages also refuse to start without a job queue (these tests send nothing to it).
+DEPLOYED["job_queue_url"] = JOB_QUEUE_URL
+{%- endif %}
 
 
 def deployed(environment: str = "dev", **overrides: Any) -> dict[str, Any]:

@@ -9,6 +9,9 @@ from pathlib import Path
 import botocore  # type: ignore[import-untyped]
 import pytest
 
+{% if cookiecutter.background_jobs == "yes" -%}
+from tests.conftest import JOB_QUEUE_URL
+{% endif -%}
 from tests.database_routes import readiness_and_read_statuses
 from tests.downgrading_server import DowngradingServer
 
@@ -21,7 +24,11 @@ CA_BUNDLE = str(Path(botocore.__file__).with_name("cacert.pem"))
 # Settings that require TLS: a CA bundle in any stage, or a deployed stage even when it trusts any certificate.
 REQUIRES_TLS = {
     "CA bundle": {"DB_SSL_CA": CA_BUNDLE},
+{%- if cookiecutter.background_jobs == "yes" %}
+    "deployed stage": {"ENVIRONMENT": "prod", "DB_SSL_TRUST_ANY_SERVER": "true", "JOB_QUEUE_URL": JOB_QUEUE_URL},
+{%- else %}
     "deployed stage": {"ENVIRONMENT": "prod", "DB_SSL_TRUST_ANY_SERVER": "true"},
+{%- endif %}
 }
 
 

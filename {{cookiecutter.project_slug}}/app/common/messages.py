@@ -49,6 +49,30 @@ LOCAL_TOKEN_KEY_DEPLOYED = (
 )
 LOCAL_TOKEN_KEY_SHORT = "LOCAL_TOKEN_KEY는 {length}자 이상이어야 합니다 (make token 이 .env에 만들어 줍니다)."
 {%- endif %}
+{%- if cookiecutter.background_jobs == "yes" %}
+MISSING_JOB_QUEUE_URL = (
+    "ENVIRONMENT={environment} 에서는 JOB_QUEUE_URL(작업 큐의 SQS URL)이 필요합니다: 그것 없이 enqueue() 는 작업을 "
+    "함수 안에서 실행하는데, Lambda 는 응답 뒤 함수를 멈추므로 그 작업은 재시도도 기록도 없이 사라집니다."
+)
+INVALID_JOB_NAME = (
+    "작업 {job}의 name {value!r}이(가) 올바르지 않습니다. 허용 값: 소문자로 시작하고 소문자, 숫자, '.', '-', '_' 로 된 "
+    "{length}자 이하의 문자열 (예: 'challenge.count-words')."
+)
+INVALID_JOB_SCHEDULE = (
+    "작업 {job}의 schedule {value!r}이(가) 올바르지 않습니다. 허용 값: EventBridge Scheduler 의 "
+    "cron(분 시 일 월 요일 연도) (6개 필드, 일과 요일 중 하나는 '?') 또는 rate(N minute|minutes|hour|hours|day|days) "
+    "(N 은 1 이상, 1 일 때 단수)."
+)
+INVALID_JOB_TIMEZONE = (
+    "작업 {job}의 schedule 시간대 {value!r}이(가) 올바르지 않습니다. 허용 값: IANA 시간대 이름 "
+    "(예: 'UTC', 'Asia/Seoul')."
+)
+SCHEDULED_JOB_WITH_REQUIRED_FIELDS = (
+    "작업 {job}은(는) schedule 로 실행되는데 payload 에 필수 필드 {fields}가 있습니다: 스케줄 실행의 payload 는 "
+    "비어 있으므로 기본값을 주세요."
+)
+DUPLICATE_JOB_NAME = "작업 이름 {name!r}이(가) 두 작업에 쓰였습니다: {first}, {second}. 작업 이름은 고유해야 합니다."
+{%- endif %}
 INVALID_SETTINGS = "설정이 올바르지 않습니다"
 VALIDATION_FAILED = "요청 값이 올바르지 않습니다."
 NOT_FOUND = "요청한 리소스를 찾을 수 없습니다."
@@ -113,6 +137,31 @@ MODULE_WITHOUT_ACCESS = (
     "template's CHANGELOG.md, Upgrading, 'api_auth closes the API' says (compare it with a module make module "
     "writes now)."
 )
+{%- endif %}
+{%- if cookiecutter.background_jobs == "yes" %}
+MISSING_JOB_QUEUE_URL = (
+    "JOB_QUEUE_URL (the job queue's SQS URL) must be set when ENVIRONMENT={environment}: without it enqueue() runs "
+    "jobs inside the function, and Lambda freezes the function after its answer, so such a job would be lost without "
+    "a retry or a trace."
+)
+INVALID_JOB_NAME = (
+    "The name {value!r} of job {job} is not allowed. Allowed: up to {length} lowercase letters, digits, '.', '-' and "
+    "'_', starting with a letter (e.g. 'challenge.count-words')."
+)
+INVALID_JOB_SCHEDULE = (
+    "The schedule {value!r} of job {job} is not allowed. Allowed: an EventBridge Scheduler cron(minutes hours "
+    "day-of-month month day-of-week year) (6 fields, one of day-of-month and day-of-week '?') or rate(N "
+    "minute|minutes|hour|hours|day|days) (N at least 1, the unit singular for 1)."
+)
+INVALID_JOB_TIMEZONE = (
+    "The schedule time zone {value!r} of job {job} is not allowed. Allowed: an IANA time zone name (e.g. 'UTC', "
+    "'Asia/Seoul')."
+)
+SCHEDULED_JOB_WITH_REQUIRED_FIELDS = (
+    "Job {job} runs on a schedule but its payload has required fields: {fields}. A scheduled run's payload is empty: "
+    "give them defaults."
+)
+DUPLICATE_JOB_NAME = "The job name {name!r} is used by two jobs: {first} and {second}. Job names must be unique."
 {%- endif %}
 INVALID_SETTINGS = "Invalid settings"
 VALIDATION_FAILED = "The request is not valid."

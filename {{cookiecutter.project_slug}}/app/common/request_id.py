@@ -25,6 +25,12 @@ _HEADER_NAME = REQUEST_ID_HEADER.lower().encode("latin-1")
 LOG_FIELD = "xRequestId"
 
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
+{%- if cookiecutter.background_jobs == "yes" %}
+# The id of the job being run (app/jobs): its log lines carry it beside the id of the request that enqueued it, so
+# one search finds the request and every run of its job, retries included.
+JOB_LOG_FIELD = "jobId"
+current_job_id: ContextVar[str | None] = ContextVar("current_job_id", default=None)
+{%- endif %}
 
 
 def request_id_of(scope: Scope) -> str:
@@ -70,7 +76,12 @@ class RequestIdMiddleware:
 
 
 class RequestIdRecordFactory:
+{%- if cookiecutter.background_jobs == "yes" %}
+    """Creates log records as the factory before it did, adding the current request's id (LOG_FIELD) and job's id
+    (JOB_LOG_FIELD) if any."""
+{%- else %}
     """Creates log records as the factory before it did, adding the current request's id (LOG_FIELD) if any."""
+{%- endif %}
 
     def __init__(self, previous: Callable[..., logging.LogRecord]) -> None:
         self.previous = previous
@@ -80,6 +91,11 @@ class RequestIdRecordFactory:
         request_id = current_request_id.get()
         if request_id is not None:
             setattr(record, LOG_FIELD, request_id)
+{%- if cookiecutter.background_jobs == "yes" %}
+        job_id = current_job_id.get()
+        if job_id is not None:
+            setattr(record, JOB_LOG_FIELD, job_id)
+{%- endif %}
         return record
 
 

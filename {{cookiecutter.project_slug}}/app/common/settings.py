@@ -103,6 +103,16 @@ class Settings(BaseSettings):
     # .env on first use, never committed or packaged. Deployed stages refuse to start with it.
     local_token_key: SecretStr | None = None
 {%- endif %}
+{%- if cookiecutter.background_jobs == "yes" %}
+    # The SQS queue enqueue() sends jobs to (app/jobs). Empty: jobs run inside this process, after the response during a
+    # request (make run, tests); deployed stages refuse that, since Lambda freezes the function after its answer.
+    job_queue_url: str = ""
+    # Where the worker (worker.py) sends a message it refuses (not JSON, an unknown job, a payload that fails
+    # validation), so that it is kept without being retried.
+    job_dead_letter_queue_url: str = ""
+    # Seconds one SendMessage may take, connection included.
+    job_send_timeout: float = Field(default=5, gt=0, le=60)
+{%- endif %}
 
     @field_validator("environment", mode="before")
     @classmethod
@@ -141,6 +151,10 @@ class Settings(BaseSettings):
                 raise ValueError(messages.LOCAL_TOKEN_KEY_DEPLOYED.format(environment=environment))
             if len(self.local_token_key.get_secret_value()) < LOCAL_TOKEN_KEY_MIN_LENGTH:
                 raise ValueError(messages.LOCAL_TOKEN_KEY_SHORT.format(length=LOCAL_TOKEN_KEY_MIN_LENGTH))
+{%- endif %}
+{%- if cookiecutter.background_jobs == "yes" %}
+        if self.environment.is_deployed and not self.job_queue_url:
+            raise ValueError(messages.MISSING_JOB_QUEUE_URL.format(environment=environment))
 {%- endif %}
         for origin in self.cors_origins:
             if not ORIGIN.fullmatch(origin):

@@ -33,6 +33,11 @@ class Challenge(Base):
     title: Mapped[str] = mapped_column(String(200), nullable=False)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utc_now)
+{%- if cookiecutter.background_jobs == "yes" %}
+    # Words in the title and description, counted after the response by the job challenge.count-words (jobs.py):
+    # null until it ran.
+    word_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+{%- endif %}
 {%- if cookiecutter.api_auth == "jwt" %}
     # The token subject (`sub`) of the caller that created it (app/module/challenge/access.py), compared byte for byte
     # (app/database/types.py).

@@ -6,11 +6,17 @@ from fastapi import APIRouter, status
 
 from app.database.dependency import SessionDep
 from app.database.pagination import DEFAULT_PAGE_SIZE, AfterId, Page, PageSize, page_of
+{%- if cookiecutter.background_jobs == "yes" %}
+from app.jobs import enqueue
+{%- endif %}
 from app.module.challenge import service
 {%- if cookiecutter.api_auth == "jwt" %}
 from app.module.challenge.access import Reader, Writer, owner_filter
 {%- endif %}
 from app.module.challenge.dependencies import ChallengeDep
+{%- if cookiecutter.background_jobs == "yes" %}
+from app.module.challenge.jobs import CountChallengeWords
+{%- endif %}
 from app.module.challenge.models import Challenge
 from app.module.challenge.schemas import ChallengeCreate, ChallengeRead
 
@@ -20,12 +26,29 @@ router = APIRouter(prefix="/challenges", tags=["challenges"])
 @router.post("", response_model=ChallengeRead, status_code=status.HTTP_201_CREATED)
 {% if cookiecutter.api_auth == "jwt" -%}
 async def create_challenge(user: Writer, data: ChallengeCreate, session: SessionDep) -> Challenge:
+{%- if cookiecutter.background_jobs == "yes" %}
+    """Create a challenge owned by the caller (scope challenge/write); its words are counted after the response."""
+    challenge = await service.create_challenge(session, data, user.subject)
+{%- else %}
     """Create a challenge owned by the caller (scope challenge/write)."""
     return await service.create_challenge(session, data, user.subject)
+{%- endif %}
 {%- else -%}
 async def create_challenge(data: ChallengeCreate, session: SessionDep) -> Challenge:
+{%- if cookiecutter.background_jobs == "yes" %}
+    """Create a challenge; its words are counted after the response."""
+    challenge = await service.create_challenge(session, data)
+{%- else %}
     """Create a challenge."""
     return await service.create_challenge(session, data)
+{%- endif %}
+{%- endif %}
+{%- if cookiecutter.background_jobs == "yes" %}
+    # Committed first: the job runs in a transaction of its own, which sees committed rows only (the session's own
+    # commit after the route then has nothing left to do).
+    await session.commit()
+    await enqueue(CountChallengeWords(challenge_id=challenge.id))
+    return challenge
 {%- endif %}
 
 

@@ -42,3 +42,7 @@ class ChallengeRead(BaseModel):
     description: str | None
     # Always with an offset (UTC): RFC 3339, as format date-time promises.
     created_at: AwareDatetime
+{%- if cookiecutter.background_jobs == "yes" %}
+    # Counted by a job after the challenge is created: null until it ran.
+    word_count: int | None
+{%- endif %}
