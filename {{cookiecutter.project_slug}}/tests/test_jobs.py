@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import registry
 from app.common.request_id import JOB_LOG_FIELD, LOG_FIELD, current_job_id, current_request_id
-from app.common.settings import SettingsError, load_settings
-from app.database.config import get_engine, get_sessionmaker
+from app.common.settings import SettingsError, get_settings, load_settings
+from app.database.config import create_single_use_engine, get_engine, get_sessionmaker
 from app.jobs import Job, JobDefinitionError, Schedule, enqueue
 from app.jobs.local import JobsAfterResponseMiddleware
 from app.jobs.models import JobRun
@@ -53,6 +53,22 @@ class Explode(Job):
 
     async def run(self, session: AsyncSession) -> None:
         raise RuntimeError("the job failed")
+
+
+class Raced(Job):
+    """Another delivery of the same message completes while this one runs."""
+
+    name: ClassVar[str] = "test.raced"
+
+    async def run(self, session: AsyncSession) -> None:
+        # An engine of its own: the app's pool holds one connection, which this delivery's session has.
+        engine = create_single_use_engine(get_settings())
+        try:
+            async with AsyncSession(engine) as other:
+                other.add(JobRun(id=current_job_id.get() or "", job=self.name))
+                await other.commit()
+        finally:
+            await engine.dispose()
 
 
 @pytest.fixture(autouse=True)
@@ -167,7 +183,7 @@ def worker(migrated_database: None, reconfigure: pytest.MonkeyPatch) -> Iterator
         dead_letters.append((queue_url, body, attributes))
         return "dead-letter-1"
 
-    reconfigure.setattr(worker, "registered_jobs", lambda: {job.name: job for job in (Note, Explode)})
+    reconfigure.setattr(worker, "registered_jobs", lambda: {job.name: job for job in (Note, Explode, Raced)})
     reconfigure.setattr(worker, "send_message", send_message)
     reconfigure.setattr(worker, "dead_letters", dead_letters, raising=False)
     yield worker
@@ -216,6 +232,13 @@ def test_the_worker_retries_only_the_failed_record_runs_each_job_once_and_dead_l
     assert [(getattr(r, JOB_LOG_FIELD), getattr(r, LOG_FIELD)) for r in noted] == [("job-valid", "request-1")]
     failed = [record for record in caplog.records if record.exc_info]
     assert failed and all(getattr(record, JOB_LOG_FIELD) == "job-raises" for record in failed)
+
+
+def test_a_delivery_that_another_one_completed_meanwhile_is_not_retried(worker: ModuleType) -> None:
+    """The job_run record of the delivery that committed first makes the other's commit fail: that one is done."""
+    event = sqs_event(("m-raced", envelope("test.raced", {}, "job-raced")))
+    assert worker.handler(event, None) == {"batchItemFailures": []}
+    assert completed_job_ids(worker) == {"job-raced"}
 
 
 @pytest.mark.parametrize(

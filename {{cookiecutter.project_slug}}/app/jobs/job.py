@@ -55,7 +55,9 @@ def valid_expression(expression: str) -> bool:
     if cron is None:
         return False
     fields = cron.group(1).split(" ")
-    if len(fields) != len(CRON_FIELDS) or not all(rule.fullmatch(f) for rule, f in zip(CRON_FIELDS, fields)):
+    if len(fields) != len(CRON_FIELDS):
+        return False
+    if not all(rule.fullmatch(field) for rule, field in zip(CRON_FIELDS, fields, strict=True)):
         return False
     return (fields[2] == "?") != (fields[4] == "?")
 
