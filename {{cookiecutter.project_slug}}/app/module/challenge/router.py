@@ -14,9 +14,6 @@ from app.module.challenge import service
 from app.module.challenge.access import Reader, Writer, owner_filter
 {%- endif %}
 from app.module.challenge.dependencies import ChallengeDep
-{%- if cookiecutter.background_jobs == "yes" %}
-from app.module.challenge.jobs import CountChallengeWords
-{%- endif %}
 from app.module.challenge.models import Challenge
 from app.module.challenge.schemas import ChallengeCreate, ChallengeRead
 
@@ -47,6 +44,9 @@ async def create_challenge(data: ChallengeCreate, session: SessionDep) -> Challe
     # Committed first: the job runs in a transaction of its own, which sees committed rows only (the session's own
     # commit after the route then has nothing left to do).
     await session.commit()
+    # Imported here: building the module's job classes (and checking their schedules) stays out of the cold start.
+    from app.module.challenge.jobs import CountChallengeWords
+
     await enqueue(CountChallengeWords(challenge_id=challenge.id))
     return challenge
 {%- endif %}
