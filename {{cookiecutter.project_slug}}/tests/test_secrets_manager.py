@@ -9,7 +9,8 @@ from botocore.config import Config  # type: ignore[import-untyped]
 
 from app.aws.errors import AwsRequestError
 from app.aws.secrets_manager import get_secret_string, secrets_manager_endpoint
-from tests.moto_secrets import MotoSecretsManager, free_port
+from tests.moto_secrets import MotoSecretsManager
+from tests.moto_server import free_port
 
 # botocore needs keys to build a client; resolving its endpoint sends nothing.
 PLACEHOLDER_KEYS = {"aws_access_key_id": "a", "aws_secret_access_key": "b"}  # nosec B105 - not a key
