@@ -48,6 +48,7 @@ PRUNE_TABLE: dict[tuple[str, str], tuple[str, ...]] = {
         "scripts/jobs.py",
         "scaffold/module/jobs.py.tmpl",
         "tests/test_jobs.py",
+        "tests/test_jobs_listing.py",
         "tests/test_sqs.py",
         "tests/moto_sqs.py",
         "migrations/template_versions/2026_12_08_0000-0004_job_run.py",

@@ -35,6 +35,7 @@ JOB_PATHS = (
     "scripts/jobs.py",
     "scaffold/module/jobs.py.tmpl",
     "tests/test_jobs.py",
+    "tests/test_jobs_listing.py",
     "tests/test_sqs.py",
     "tests/moto_sqs.py",
     "migrations/template_versions/2026_12_08_0000-0004_job_run.py",

@@ -25,7 +25,8 @@ from app.common.responses import ERROR_RESPONSE_REF
 from app.database.config import get_engine
 from app.database.outage import describe_cause, is_connection_failure
 from tests.database_routes import app_with_database_routes
-from tests.moto_secrets import MotoSecretsManager, free_port
+from tests.moto_secrets import MotoSecretsManager
+from tests.moto_server import free_port
 
 pytestmark = pytest.mark.anyio
 

@@ -3,16 +3,14 @@ real Secrets Manager API (moto), and errors that name the secret and the cause."
 
 import uuid
 
-import botocore.session  # type: ignore[import-untyped]
 import pytest
-from botocore.config import Config  # type: ignore[import-untyped]
 
 from app.aws.errors import AwsRequestError
 from app.aws.secrets_manager import get_secret_string, secrets_manager_endpoint
-from tests.moto_secrets import MotoSecretsManager, free_port
+from tests.botocore_endpoints import FIPS_AND_DUALSTACK, disagreements_with_botocore
+from tests.moto_secrets import MotoSecretsManager
+from tests.moto_server import free_port
 
-# botocore needs keys to build a client; resolving its endpoint sends nothing.
-PLACEHOLDER_KEYS = {"aws_access_key_id": "a", "aws_secret_access_key": "b"}  # nosec B105 - not a key
 SECRET_STRING = '{"username": "app_user", "password": "sentinel-77c0"}'  # nosec B105 - a test value
 
 
@@ -36,27 +34,9 @@ def test_the_endpoint_follows_the_region_and_the_sdk_override_variables(
     assert secrets_manager_endpoint(region, environ) == endpoint
 
 
-def botocore_regions() -> list[str]:
-    """Every region botocore knows for Secrets Manager in the commercial, China and GovCloud partitions."""
-    session = botocore.session.get_session()
-    return [
-        region
-        for partition in ("aws", "aws-cn", "aws-us-gov")
-        for region in session.get_available_regions("secretsmanager", partition_name=partition)
-    ]
-
-
-@pytest.mark.parametrize(("fips", "dualstack"), [(False, True), (True, False), (True, True), (False, False)])
+@pytest.mark.parametrize(("fips", "dualstack"), FIPS_AND_DUALSTACK)
 def test_the_endpoint_is_the_one_botocore_picks_with_fips_and_dualstack(fips: bool, dualstack: bool) -> None:
-    session = botocore.session.get_session()
-    config = Config(use_fips_endpoint=fips, use_dualstack_endpoint=dualstack)
-    environ = {"AWS_USE_FIPS_ENDPOINT": str(fips).lower(), "AWS_USE_DUALSTACK_ENDPOINT": str(dualstack).lower()}
-    disagreements = []
-    for region in botocore_regions():
-        client = session.create_client("secretsmanager", region, config=config, **PLACEHOLDER_KEYS)
-        if secrets_manager_endpoint(region, environ) != client.meta.endpoint_url:
-            disagreements.append((region, client.meta.endpoint_url))
-    assert disagreements == []
+    assert disagreements_with_botocore("secretsmanager", secrets_manager_endpoint, fips, dualstack) == []
 
 
 def test_the_secret_string_is_read_from_secrets_manager(secrets: MotoSecretsManager) -> None:

@@ -10,6 +10,10 @@ from urllib.parse import urlsplit
 
 from app.aws.errors import AwsRequestError
 
+# Services whose regular endpoint in AWS GovCloud (US) is FIPS-validated: the SDKs' rules send FIPS requests there
+# (without dual-stack) rather than to a "-fips" host.
+FIPS_BY_DEFAULT_IN_GOVCLOUD = frozenset({"sqs"})
+
 
 @dataclass(frozen=True)
 class HttpEndpoint:
@@ -31,12 +35,15 @@ def endpoint_url(endpoint_prefix: str, sdk_service_id: str, region: str, environ
     if override:
         return override.rstrip("/")
     china = region.startswith("cn-")
-    if environ.get("AWS_USE_DUALSTACK_ENDPOINT", "").strip().lower() == "true":
+    dualstack = environ.get("AWS_USE_DUALSTACK_ENDPOINT", "").strip().lower() == "true"
+    if dualstack:
         domain = "api.amazonwebservices.com.cn" if china else "api.aws"
     else:
         domain = "amazonaws.com.cn" if china else "amazonaws.com"
-    fips = "-fips" if environ.get("AWS_USE_FIPS_ENDPOINT", "").strip().lower() == "true" else ""
-    return f"https://{endpoint_prefix}{fips}.{region}.{domain}"
+    fips = environ.get("AWS_USE_FIPS_ENDPOINT", "").strip().lower() == "true"
+    if fips and not dualstack and region.startswith("us-gov-") and endpoint_prefix in FIPS_BY_DEFAULT_IN_GOVCLOUD:
+        fips = False
+    return f"https://{endpoint_prefix}{'-fips' if fips else ''}.{region}.{domain}"
 
 
 def is_loopback(host: str) -> bool:
