@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import project_env, run
+from tests.conftest import default_context, project_env, run
 from tests.local_services import free_port
+from tests.template_files import render_template_file
 
 pytestmark = pytest.mark.slow
 
@@ -49,6 +50,7 @@ PROVEN_ELSEWHERE = {
     "make -C infra ci-access": "tests/test_ci_access.py (with a stand-in aws)",
     "make -C infra database-dev": "tests/test_database_stack.py (with a stand-in aws)",
     "make -C infra database-prod": "tests/test_database_stack.py (with a stand-in aws)",
+    "make jobs": "the generated suite's tests/test_jobs.py (the listing of scripts/jobs.py)",
     "ALLOW_ROLLBACK_ACROSS_MIGRATION=1 scripts/release.sh rollback prod": "tests/test_release_script.py (stand-ins)",
     'uvx --from cruft==2.16.0 --with "typer<0.26" cruft update': "tests/test_updates.py (shows a template change)",
     'curl -i -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d \'{"title": '
@@ -66,6 +68,14 @@ NOT_HERE = {
     "aws cloudformation deploy --region ap-northeast-2 --template-file infra/secrets-endpoint.yml --stack-name "
     "secrets-manager-endpoint --parameter-overrides VpcId=vpc-... SubnetIds=subnet-...,subnet-... "
     "FunctionSecurityGroupId=sg-...": "needs AWS credentials",
+    "aws cloudformation deploy --region ap-northeast-2 --template-file infra/queue-endpoint.yml --stack-name "
+    "sqs-endpoint --parameter-overrides VpcId=vpc-... SubnetIds=subnet-...,subnet-... FunctionSecurityGroupId=sg-...": (
+        "needs AWS credentials (cfn-lint and checkov check the file)"
+    ),
+    "aws sqs start-message-move-task --source-arn arn:aws:sqs:ap-northeast-2:ACCOUNT_ID:challenge-backend-prod-jobs-"
+    "dead-letter --destination-arn arn:aws:sqs:ap-northeast-2:ACCOUNT_ID:challenge-backend-prod-jobs": (
+        "needs a deployed stage's dead-letter queue"
+    ),
     "docker compose up --build --detach": "no Docker engine here (hadolint and the compose schema check the files)",
     "docker compose exec app alembic upgrade heads": "no Docker engine here (alembic runs on MariaDB elsewhere)",
     "aws cloudformation deploy --region ap-northeast-2 --template-file infra/cognito.yml "
@@ -123,6 +133,23 @@ def test_every_documented_command_is_classified(request: pytest.FixtureRequest, 
     project: Path = request.getfixturevalue(bake)
     known = RUN_HERE | set(PROVEN_ELSEWHERE) | set(NOT_HERE)
     assert documented_commands(project) - known == set()
+
+
+# No session bake answers background_jobs=yes; its documents add commands of their own, for both database answers.
+JOB_BAKES = {"aurora": {}, "existing": {"database": "existing", "db_credentials": "secrets_manager"}}
+
+
+@pytest.mark.parametrize("database", JOB_BAKES)
+def test_every_documented_command_of_a_background_jobs_bake_is_classified(tmp_path: Path, database: str) -> None:
+    """The documents of a background_jobs=yes bake, rendered without baking (their commands are the same in either
+    language: tests/test_docs_languages.py)."""
+    answers = default_context(background_jobs="yes", **JOB_BAKES[database])
+    for document in ("README", "CLAUDE"):
+        text = render_template_file(f"{document}.{answers['language']}.md", answers)
+        (tmp_path / f"{document}.md").write_text(text, encoding="utf-8")
+    documented = documented_commands(tmp_path)
+    assert "make jobs" in documented  # the jobs' documents were rendered, not the default's
+    assert documented - (RUN_HERE | set(PROVEN_ELSEWHERE) | set(NOT_HERE)) == set()
 
 
 @pytest.mark.parametrize("bake", ["default_project", "alternative_project"])

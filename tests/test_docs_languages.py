@@ -31,6 +31,20 @@ DOCUMENT_OPTIONS: dict[str, tuple[str, ...]] = {
     "database": ("aurora", "existing"),
 }
 OPTION_SETS = [dict(zip(DOCUMENT_OPTIONS, values)) for values in itertools.product(*DOCUMENT_OPTIONS.values())]
+# background_jobs=yes adds sections that branch on these options only: with it, the other options stay at their first
+# value, so that the answer does not double the matrix.
+JOB_DOCUMENT_OPTIONS = (
+    "serverless_flavour",
+    "include_example_module",
+    "use_github_actions",
+    "db_credentials",
+    "database",
+)
+OPTION_SETS += [
+    {**options, "background_jobs": "yes"}
+    for options in OPTION_SETS
+    if all(options[name] == values[0] for name, values in DOCUMENT_OPTIONS.items() if name not in JOB_DOCUMENT_OPTIONS)
+]
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", flags=re.MULTILINE | re.DOTALL)
 INLINE_CODE = re.compile(r"`([^`\n]+)`")
 # A command, possibly after environment assignments (`TEST_DATABASE_URL=... make test`).
