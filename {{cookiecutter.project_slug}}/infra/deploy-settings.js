@@ -233,18 +233,17 @@ async function givenJobRoleArns(resolveConfigurationProperty) {
     Object.keys(arns)
       .filter((name) => Boolean(arns[name]) === present)
       .map((name) => JOB_ROLE_VARIABLES[name]);
+  const allOrNone =
+    "set all four (outputs of the infra/ci-access.yml stack) to use that stack's roles, or none to have this stack " +
+    'create them';
+  const listed = (names) => `${names.join(' and ')} ${names.length === 1 ? 'is' : 'are'}`;
   if (!(await givenRoleArns(resolveConfigurationProperty))) {
     if (!named(true).length) return null;
-    throw refusal(
-      `${named(true).join(' and ')} set without AWS_API_ROLE_ARN and AWS_MIGRATION_ROLE_ARN: set all four (outputs ` +
-        "of the infra/ci-access.yml stack) to use that stack's roles, or none to have this stack create them"
-    );
+    throw refusal(`${listed(named(true))} set without AWS_API_ROLE_ARN and AWS_MIGRATION_ROLE_ARN: ${allOrNone}`);
   }
   if (named(false).length) {
-    throw refusal(
-      `${named(false).join(' and ')} empty while AWS_API_ROLE_ARN and AWS_MIGRATION_ROLE_ARN are set: set all four ` +
-        "(outputs of the infra/ci-access.yml stack) to use that stack's roles, or none to have this stack create them"
-    );
+    const empty = listed(named(false));
+    throw refusal(`${empty} empty while AWS_API_ROLE_ARN and AWS_MIGRATION_ROLE_ARN are set: ${allOrNone}`);
   }
   const wrong = Object.keys(arns).find((name) => !ROLE_ARN.test(arns[name]));
   if (wrong) {
