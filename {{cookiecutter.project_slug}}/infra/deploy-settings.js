@@ -540,12 +540,12 @@ async function alarmSubscription(resolveConfigurationProperty) {
   };
 }
 
-{%- if cookiecutter.background_jobs == "yes" %}
+{% if cookiecutter.background_jobs == "yes" -%}
 // resources.Resources: the roles this stack creates, if any, the operations resources, the jobs' queues and
 // schedules, and the alarm subscription.
-{%- else %}
+{% else -%}
 // resources.Resources: the roles this stack creates, if any, the operations resources and the alarm subscription.
-{%- endif %}
+{% endif -%}
 module.exports.stackResources = async ({ resolveConfigurationProperty }) => ({
   ...(await roleResources(resolveConfigurationProperty)),
   ...(await resolveConfigurationProperty(['custom', 'operations'])),
