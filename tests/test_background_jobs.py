@@ -8,6 +8,7 @@ shell in the package; a `no` bake without a trace of any of it."""
 from __future__ import annotations
 
 import json
+import subprocess
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -19,14 +20,13 @@ from pytest_cookies.plugin import Cookies
 from tests.cloudformation import (
     TRACE_ACTIONS,
     checkov_failures,
-    evaluated,
-    packaged_template,
-    resources_of_type,
-    role_statements,
 )
-from tests.conftest import default_context, require_commands, run, tool
+from tests.cloudformation import created as created_resources
+from tests.cloudformation import evaluated, packaged_template, resources_of_type, role_statements
+from tests.conftest import default_context, render_only, require_commands, run, tool
 from tests.packages import AURORA_ENV, HOST_ARCHITECTURE, SENTINEL, Package, build_package, osls_print, resolved_config
 from tests.packaging_tools import copy_project
+from tests.stand_ins import calls, parameter_overrides, stub_env
 from tests.template_files import render_template_file
 from tests.test_deploy_settings import deploy_setting
 from tests.test_packaging import CHECKOV_SKIPS
@@ -470,3 +470,74 @@ def test_the_workers_concurrency_is_at_least_what_an_sqs_mapping_allows(jobs_inf
     refused = deploy_setting(jobs_infra, "workerReservedConcurrency", workerReservedConcurrency="1")
     assert refused["error"].startswith("WORKER_RESERVED_CONCURRENCY must be at least 2")
     assert deploy_setting(jobs_infra, "workerReservedConcurrency", workerReservedConcurrency="3") == {"value": 3}
+
+
+@pytest.fixture(scope="module")
+def endpoint_projects(cookies_session: Cookies) -> dict[str, Path]:
+    """background_jobs=yes bakes, rendered only, with each database answer."""
+    projects = {}
+    for database, db_credentials in (("aurora", "iam"), ("existing", "secrets_manager")):
+        with render_only():
+            result = cookies_session.bake(
+                extra_context={
+                    "background_jobs": "yes",
+                    "database": database,
+                    "db_credentials": db_credentials,
+                    "project_slug": f"jobs-{database}",
+                }
+            )
+        assert result.exit_code == 0, result.exception
+        projects[database] = Path(result.project_path)
+    return projects
+
+
+def test_a_vpc_of_the_teams_own_gets_its_sqs_endpoint_from_make_queue_endpoint(
+    endpoint_projects: dict[str, Path], stubs: Path
+) -> None:
+    """With database=existing: the target refuses to guess the network, then deploys queue-endpoint.yml with the
+    functions' VPC, subnets and group; the database stack's bake has neither the target nor the file."""
+    project = endpoint_projects["existing"]
+    refused = subprocess.run(
+        ["make", "-C", "infra", "queue-endpoint", "VPC_ID=vpc-0123"],
+        cwd=project,
+        env=stub_env(stubs),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode != 0 and "Set VPC_ID=vpc-... SUBNET_IDS=" in refused.stdout
+    assert calls(stubs, "aws") == []
+    network = ["VPC_ID=vpc-0123", "SUBNET_IDS=subnet-a1,subnet-b2", "SECURITY_GROUP_ID=sg-0f"]
+    run(["make", "-C", "infra", "queue-endpoint", *network], project, stub_env(stubs))
+    (deploy,) = calls(stubs, "aws")
+    assert deploy.startswith(
+        "cloudformation deploy --region ap-northeast-2 --template-file queue-endpoint.yml"
+        " --stack-name sqs-endpoint-vpc-0123 "
+    )
+    assert parameter_overrides(deploy) == {
+        "VpcId": "vpc-0123",
+        "SubnetIds": "subnet-a1,subnet-b2",
+        "FunctionSecurityGroupId": "sg-0f",
+    }
+    assert "make queue-endpoint" in run(["make", "-C", "infra", "help"], project, stub_env(stubs))
+    aurora = endpoint_projects["aurora"]
+    assert not (aurora / "infra" / "queue-endpoint.yml").exists()
+    assert "queue-endpoint" not in (aurora / "infra" / "Makefile").read_text()
+
+
+def test_the_database_stack_creates_the_sqs_endpoint_unless_told_the_vpc_has_one(
+    endpoint_projects: dict[str, Path], stubs: Path
+) -> None:
+    project = endpoint_projects["aurora"]
+    run(["make", "-C", "infra", "database-dev", "DB_QUEUE_ENDPOINT=false"], project, stub_env(stubs))
+    deploy, _ = calls(stubs, "aws")
+    assert parameter_overrides(deploy) == {"Stage": "dev", "CreateSqsEndpoint": "false"}
+    template = cfn_yaml.loads((project / "infra" / "database.yml").read_text())
+    for create, expected in (("true", {"SqsEndpoint", "EndpointSecurityGroup"}), ("false", set())):
+        created = created_resources(
+            template, {"Stage": "dev", "CreateSqsEndpoint": create, "CreateSecretsManagerEndpoint": "false"}
+        )
+        assert {"SqsEndpoint", "EndpointSecurityGroup"} & set(created) == expected
+    endpoint = created_resources(template, {"Stage": "dev"})["SqsEndpoint"]["Properties"]
+    assert endpoint["ServiceName"] == "com.amazonaws.ap-northeast-2.sqs" and endpoint["PrivateDnsEnabled"] is True
+    assert endpoint["SecurityGroupIds"] == [{"Ref": "EndpointSecurityGroup"}]
