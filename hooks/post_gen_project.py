@@ -37,8 +37,8 @@ PRUNE_TABLE: dict[tuple[str, str], tuple[str, ...]] = {
     ("lint_stack", "ruff"): (".flake8",),
     # Without a secret to fetch, the function needs no Secrets Manager endpoint in its VPC.
     ("db_credentials", "environment"): ("infra/secrets-endpoint.yml",),
-    # The database stack (infra/database.yml) creates the endpoint in the VPC it gives the functions.
-    ("database", "aurora"): ("infra/secrets-endpoint.yml",),
+    # The database stack (infra/database.yml) creates the endpoints in the VPC it gives the functions.
+    ("database", "aurora"): ("infra/secrets-endpoint.yml", "infra/queue-endpoint.yml"),
     # Work after the response: the job runtime, the worker function's handler, its SQS client and their tests.
     ("background_jobs", "no"): (
         "app/jobs",

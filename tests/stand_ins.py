@@ -56,7 +56,8 @@ STUBS = {
         """,
     "aws": r"""
         printf 'aws %s\n' "$*" >>"$STUB_LOG"
-        # The calls of scripts/release.sh, `make -C infra ci-access` and `database-*` only; anything else is a mistake.
+        # The calls of scripts/release.sh, `make -C infra ci-access`, `database-*` and `queue-endpoint` only; anything
+        # else is a mistake.
         status="--query Stacks[0].StackStatus --output text"
         url="--query Stacks[0].Outputs[?OutputKey=='HttpApiUrl'].OutputValue --output text"
         code="--query TemplateBody.Resources.ApiLambdaFunction.Properties.Code.S3Key --output text"
@@ -79,6 +80,7 @@ STUBS = {
           "s3api put-object --bucket "*" --key "*" --body "*) cp "${!#}" "$STUB_DIR/record" ;;
           "cloudformation deploy --region "*" --template-file ci-access.yml --stack-name "*) ;;
           "cloudformation deploy --region "*" --template-file database.yml --stack-name "*) ;;
+          "cloudformation deploy --region "*" --template-file queue-endpoint.yml --stack-name "*) ;;
           "cloudformation describe-stacks --region "*" --stack-name "*" $outputs") ;;
           *) echo "aws stand-in: unexpected call: aws $*" >&2; exit 97 ;;
         esac

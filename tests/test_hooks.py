@@ -203,10 +203,19 @@ def test_main_prints_problems_and_returns_1(tmp_path: Path, capsys: pytest.Captu
 @pytest.mark.parametrize(
     ("answers", "expected"),
     [
-        # The default bake's database stack creates the Secrets Manager endpoint itself.
-        ({}, ["infra/secrets-endpoint.yml"]),
+        # The default bake's database stack creates the Secrets Manager and SQS endpoints itself.
+        ({}, ["infra/secrets-endpoint.yml", "infra/queue-endpoint.yml"]),
         ({"database": "existing"}, []),
-        ({"use_docker": "no"}, ["Dockerfile", "docker-compose.yml", ".dockerignore", "infra/secrets-endpoint.yml"]),
+        (
+            {"use_docker": "no"},
+            [
+                "Dockerfile",
+                "docker-compose.yml",
+                ".dockerignore",
+                "infra/secrets-endpoint.yml",
+                "infra/queue-endpoint.yml",
+            ],
+        ),
         (
             {"use_github_actions": "no", "database": "existing"},
             [".github", "scripts/release.sh", "scripts/template_update.sh", "infra/ci-access.yml"],

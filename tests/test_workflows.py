@@ -37,6 +37,13 @@ COMBINATIONS = [
     for answers in (dict(zip(WORKFLOW_OPTIONS, values)) for values in itertools.product(*WORKFLOW_OPTIONS.values()))
     if answers["database"] == "existing" or answers["db_credentials"] == "iam"
 ]
+# Background jobs add a step (the schedules, read by importing the app) and the roles of the worker and the schedules:
+# each credential mode, flavour, database and API with them, on one Python, Docker and org answer.
+COMBINATIONS += [
+    {**answers, "background_jobs": "yes"}
+    for answers in COMBINATIONS
+    if answers["python_version"] == "3.12" and answers["use_docker"] == "yes" and answers["serverless_org"] == ""
+]
 # Jobs that may write, and what: the release creates a tag; the template update's second job pushes its branch and
 # opens its pull request; the OIDC deploy requests its token (not a repository write).
 WRITERS = {
@@ -350,6 +357,10 @@ DEPLOY_VARIABLES = [
 VPC_VARIABLES = ["VPC_SECURITY_GROUP_IDS", "VPC_SUBNET_IDS"]
 # With api_auth=jwt, also whose tokens the gateway accepts (public values, hence variables too).
 JWT_VARIABLES = ["JWT_AUDIENCE", "JWT_ISSUER_URL"]
+# With background_jobs=yes, the roles of the worker and of the schedules (ci-access.yml's outputs), the worker's
+# concurrency and the job queue's age alarm.
+JOB_ROLE_SECRETS = ["AWS_WORKER_ROLE_ARN", "AWS_SCHEDULER_ROLE_ARN"]
+JOB_VARIABLES = ["ALARM_JOB_QUEUE_AGE_SECONDS", "WORKER_RESERVED_CONCURRENCY"]
 
 
 @pytest.mark.parametrize("answers", COMBINATIONS, ids=[combination_id(c) for c in COMBINATIONS])
@@ -369,11 +380,13 @@ def test_deploy_secrets_reach_only_the_steps_that_use_them(rendered: dict[str, P
         else ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
     )
     serverless = ["SERVERLESS_ACCESS_KEY", *([] if answers["serverless_org"] else ["SERVERLESS_ORG"])]
+    jobs = answers.get("background_jobs") == "yes"
     stack = [
         "AWS_CLOUDFORMATION_ROLE_ARN",
         "AWS_API_ROLE_ARN",
         "AWS_MIGRATION_ROLE_ARN",
         "SERVERLESS_DEPLOYMENT_BUCKET",
+        *(JOB_ROLE_SECRETS if jobs else []),
     ]
     database = database_secrets(answers["db_credentials"], answers["database"])
     expected_deploy = sorted(database + stack + (serverless if answers["serverless_flavour"] == "v4" else []))
@@ -387,9 +400,15 @@ def test_deploy_secrets_reach_only_the_steps_that_use_them(rendered: dict[str, P
         DEPLOY_VARIABLES
         + (JWT_VARIABLES if answers["api_auth"] == "jwt" else [])
         + (VPC_VARIABLES if answers["database"] == "existing" else [])
+        + (JOB_VARIABLES if jobs else [])
     )
     assert {name: found for name, found in variables_by_step.items() if found} == {deploy: variables}
     assert names.index("Install") < names.index("Database CA bundle") < names.index(credentials)
+    # The schedules are read from the app before any credential is in reach, with no uv cache beside them.
+    assert ("Job schedules" in names) == jobs
+    if jobs:
+        assert names.index("Database CA bundle") < names.index("Job schedules") < names.index(credentials)
+        assert steps[names.index("Job schedules")]["run"] == "make -C infra schedules"
     assert names.index(credentials) == len(names) - 2 and names[-1] == deploy
     assert steps[names.index("Database CA bundle")]["run"] == "make -C infra ca-bundle"
     assert "alembic" not in str(workflow) and "migrations" not in str(workflow)
@@ -414,8 +433,13 @@ def test_dependabot_covers_actions_uv_npm_and_docker(rendered: dict[str, Path], 
 ACCESS_OPTIONS = list(itertools.product(("oidc", "access_keys"), ("v4", "osls")))
 
 
-def ci_access(aws_credentials: str, flavour: str) -> str:
-    answers = {**default_context(), "aws_credentials": aws_credentials, "serverless_flavour": flavour}
+def ci_access(aws_credentials: str, flavour: str, background_jobs: str = "no") -> str:
+    answers = {
+        **default_context(),
+        "aws_credentials": aws_credentials,
+        "serverless_flavour": flavour,
+        "background_jobs": background_jobs,
+    }
     return render_template_file("infra/ci-access.yml", answers)
 
 
@@ -430,9 +454,9 @@ def actions(statement: Mapping[str, Any]) -> list[str]:
 
 def test_ci_access_passes_cfn_lint(tmp_path: Path) -> None:
     files = []
-    for aws_credentials, flavour in ACCESS_OPTIONS:
-        path = tmp_path / f"ci-access-{aws_credentials}-{flavour}.yml"
-        path.write_text(ci_access(aws_credentials, flavour), encoding="utf-8")
+    for (aws_credentials, flavour), background_jobs in itertools.product(ACCESS_OPTIONS, ("no", "yes")):
+        path = tmp_path / f"ci-access-{aws_credentials}-{flavour}-jobs-{background_jobs}.yml"
+        path.write_text(ci_access(aws_credentials, flavour, background_jobs), encoding="utf-8")
         files.append(str(path))
     run([tool("cfn-lint"), *files], tmp_path)
 
@@ -500,13 +524,17 @@ def test_the_trust_policy_in_the_readme_is_the_one_the_stack_writes(language: st
 
 @pytest.mark.parametrize(("aws_credentials", "flavour"), ACCESS_OPTIONS, ids=["-".join(o) for o in ACCESS_OPTIONS])
 @pytest.mark.parametrize("db_credentials", WORKFLOW_OPTIONS["db_credentials"])
+@pytest.mark.parametrize("background_jobs", ["no", "yes"])
 def test_the_stack_outputs_name_the_secrets_the_deploy_workflow_reads(
-    aws_credentials: str, flavour: str, db_credentials: str
+    aws_credentials: str, flavour: str, db_credentials: str, background_jobs: str
 ) -> None:
-    outputs = cfn_yaml.loads(ci_access(aws_credentials, flavour))["Outputs"]
+    outputs = cfn_yaml.loads(ci_access(aws_credentials, flavour, background_jobs))["Outputs"]
     named = {match for output in outputs.values() for match in re.findall(r"Secret (\w+)", output["Description"])}
     answers = default_context(
-        aws_credentials=aws_credentials, serverless_flavour=flavour, db_credentials=db_credentials
+        aws_credentials=aws_credentials,
+        serverless_flavour=flavour,
+        db_credentials=db_credentials,
+        background_jobs=background_jobs,
     )
     deploy = render_template_file(".github/workflows/deploy.yml", answers)
     read = set(re.findall(r"secrets\.(\w+)", deploy))

@@ -26,6 +26,16 @@ const DATABASE_USER = /^[A-Za-z0-9_.-]{1,32}$/;
 {%- endif %}
 // The functions' roles of infra/ci-access.yml, by the name of the variable that gives each.
 const ROLE_VARIABLES = { api: 'AWS_API_ROLE_ARN', migration: 'AWS_MIGRATION_ROLE_ARN' };
+{%- if cookiecutter.background_jobs == "yes" %}
+// The worker's role and the schedules' are ci-access.yml's too whenever the functions' are.
+const JOB_ROLE_VARIABLES = { worker: 'AWS_WORKER_ROLE_ARN', scheduler: 'AWS_SCHEDULER_ROLE_ARN' };
+// What infra/schedules.json holds for each schedule (scripts/jobs.py writes it, and checks the expression and the
+// time zone when the job's module is imported): a job name that can name the schedule (EventBridge Scheduler allows
+// letters, digits, '-', '_' and '.', up to 64), a cron() or rate() expression and a time zone.
+const SCHEDULE_NAME = /^[0-9A-Za-z_.-]{1,64}$/;
+const SCHEDULE_EXPRESSION = /^(cron|rate)\(.+\)$/;
+const SCHEDULES_FILE = 'schedules.json';
+{%- endif %}
 {%- if cookiecutter.database != "aurora" %}
 const VPC_IDS = {
   VPC_SUBNET_IDS: { prefix: 'subnet', what: 'subnet' },
@@ -41,6 +51,10 @@ const LIMITS = {
   alarmApiDurationP99: { variable: 'ALARM_API_DURATION_P99_MS', wholeNumber: true },
   alarmHttpApi5xx: { variable: 'ALARM_HTTP_API_5XX', wholeNumber: true },
   alarmDatabaseUnavailable: { variable: 'ALARM_DATABASE_UNAVAILABLE', wholeNumber: true },
+{%- if cookiecutter.background_jobs == "yes" %}
+  workerReservedConcurrency: { variable: 'WORKER_RESERVED_CONCURRENCY', wholeNumber: true },
+  alarmJobQueueAge: { variable: 'ALARM_JOB_QUEUE_AGE_SECONDS', wholeNumber: true },
+{%- endif %}
 };
 // Not an address a person reads: SNS would send the confirmation nowhere and the alarms would reach nobody.
 const EMAIL = /^[^@\s,]+@[^@\s,]+\.[^@\s,]+$/;
@@ -208,6 +222,37 @@ async function givenRoleArns(resolveConfigurationProperty) {
   }
   return arns;
 }
+{%- if cookiecutter.background_jobs == "yes" %}
+
+// The worker's and the schedules' roles by ARN ({ worker, scheduler }) exactly when the functions' are given (the
+// infra/ci-access.yml stack creates all four), or null when this stack is to create its own.
+async function givenJobRoleArns(resolveConfigurationProperty) {
+  const inputs = await deployInputs(resolveConfigurationProperty);
+  const arns = { worker: given(inputs.workerRoleArn), scheduler: given(inputs.schedulerRoleArn) };
+  const named = (present) =>
+    Object.keys(arns)
+      .filter((name) => Boolean(arns[name]) === present)
+      .map((name) => JOB_ROLE_VARIABLES[name]);
+  const allOrNone =
+    "set all four (outputs of the infra/ci-access.yml stack) to use that stack's roles, or none to have this stack " +
+    'create them';
+  const listed = (names) => `${names.join(' and ')} ${names.length === 1 ? 'is' : 'are'}`;
+  if (!(await givenRoleArns(resolveConfigurationProperty))) {
+    if (!named(true).length) return null;
+    throw refusal(`${listed(named(true))} set without AWS_API_ROLE_ARN and AWS_MIGRATION_ROLE_ARN: ${allOrNone}`);
+  }
+  if (named(false).length) {
+    const empty = listed(named(false));
+    throw refusal(`${empty} empty while AWS_API_ROLE_ARN and AWS_MIGRATION_ROLE_ARN are set: ${allOrNone}`);
+  }
+  const wrong = Object.keys(arns).find((name) => !ROLE_ARN.test(arns[name]));
+  if (wrong) {
+    const [variable, arn] = [JOB_ROLE_VARIABLES[wrong], arns[wrong]];
+    throw refusal(`${variable} must be a role's ARN (arn:aws:iam::ACCOUNT:role/NAME); got ${JSON.stringify(arn)}`);
+  }
+  return arns;
+}
+{%- endif %}
 
 {%- if cookiecutter.database == "aurora" %}
 
@@ -309,6 +354,158 @@ module.exports.apiRole = async ({ resolveConfigurationProperty }) => {
 };
 {%- endif %}
 
+{%- if cookiecutter.background_jobs == "yes" %}
+
+// The API function may send to the job queue, and do nothing else in SQS: receiving and deleting are the worker's.
+const sendToJobQueue = { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': ['JobQueue', 'Arn'] } };
+const apiRoleWithoutJobs = module.exports.apiRole;
+module.exports.apiRole = async (context) => {
+  const role = await apiRoleWithoutJobs(context);
+  return typeof role === 'string' ? role : { statements: [...role.statements, sendToJobQueue] };
+};
+
+// functions.worker.role: ci-access.yml's worker role by ARN, or WorkerRole (roleResources).
+module.exports.workerRole = async ({ resolveConfigurationProperty }) => {
+  const arns = await givenJobRoleArns(resolveConfigurationProperty);
+  return arns ? arns.worker : 'WorkerRole';
+};
+
+// WorkerRole's statements: its own log group, its traces, the job queue's messages, the dead-letter queue for the
+// messages it refuses, and the API's database access (the same login or secret: it runs the same app code).
+module.exports.workerStatements = async ({ resolveConfigurationProperty }) => {
+{%- if cookiecutter.db_credentials == "iam" and cookiecutter.database != "aurora" %}
+  const database = apiStatements(await databaseLogin(resolveConfigurationProperty));
+{%- else %}
+  const database = await apiStatements(resolveConfigurationProperty);
+{%- endif %}
+  return [
+    {
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: { 'Fn::GetAtt': ['WorkerLogGroup', 'Arn'] },
+    },
+    { Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: '*' },
+    {
+      Effect: 'Allow',
+      Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'],
+      Resource: { 'Fn::GetAtt': ['JobQueue', 'Arn'] },
+    },
+    { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': ['JobDeadLetterQueue', 'Arn'] } },
+    ...database,
+  ];
+};
+
+// WorkerRole's managed policies: the network interfaces of a function in a VPC, as MigrationRole's.
+module.exports.workerManagedPolicies = (context) => module.exports.migrationManagedPolicies(context);
+
+module.exports.workerReservedConcurrency = async (context) => {
+  const value = await apiLimit('workerReservedConcurrency', context);
+  if (value < 2) {
+    throw refusal(
+      'WORKER_RESERVED_CONCURRENCY must be at least 2, the fewest concurrent batches an SQS event source mapping ' +
+        `allows (its maximum concurrency is the same number); got ${value}`
+    );
+  }
+  return value;
+};
+module.exports.alarmJobQueueAge = (context) => apiLimit('alarmJobQueueAge', context);
+
+// A schedule's logical id: its job name's letters and digits, each part capitalised ("challenge.daily-report" ->
+// ScheduleChallengeDailyReport).
+function scheduleLogicalId(job) {
+  const words = job.split(/[^A-Za-z0-9]+/).filter(Boolean);
+  return `Schedule${words.map((word) => word[0].toUpperCase() + word.slice(1)).join('')}`;
+}
+
+// infra/schedules.json, checked: `make package` writes it from the jobs' declarations (scripts/jobs.py) before
+// Serverless reads this file, so a missing file means the command did not go through the Makefile.
+function readSchedules() {
+  const file = path.join(__dirname, SCHEDULES_FILE);
+  if (!fs.existsSync(file)) {
+    throw refusal(
+      `infra/${SCHEDULES_FILE} is missing: package and deploy through the Makefile (make -C infra package), which ` +
+        'writes it from the jobs of app/module/*/jobs.py (scripts/jobs.py --schedules-json)'
+    );
+  }
+  let entries;
+  try {
+    entries = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw refusal(`infra/${SCHEDULES_FILE} is not JSON (${error.message}): run make -C infra schedules again`);
+  }
+  const wrong = (Array.isArray(entries) ? entries : [entries]).filter(
+    (entry) =>
+      !entry ||
+      !SCHEDULE_NAME.test(entry.job) ||
+      !SCHEDULE_EXPRESSION.test(entry.expression) ||
+      typeof entry.timezone !== 'string' ||
+      !entry.timezone
+  );
+  if (!Array.isArray(entries) || wrong.length) {
+    throw refusal(
+      `infra/${SCHEDULES_FILE} must list {"job", "expression", "timezone"} objects (a job name of letters, digits, ` +
+        `'-', '_' or '.'; cron(...) or rate(...); an IANA time zone); got ${JSON.stringify(wrong)}`
+    );
+  }
+  const ids = entries.map((entry) => scheduleLogicalId(entry.job));
+  const clash = entries.filter((entry, index) => ids.indexOf(ids[index]) !== index);
+  if (clash.length) {
+    throw refusal(
+      `The jobs ${clash.map((entry) => entry.job).join(', ')} differ from others in punctuation alone; rename one`
+    );
+  }
+  return entries;
+}
+
+// The stack's schedule group (deleting it deletes its schedules) and one schedule per job of infra/schedules.json,
+// each sending the message the worker expects to the job queue; EventBridge Scheduler fills in the <aws.scheduler.*>
+// attributes at each run, so one run keeps its job id across Scheduler's retries and the worker's.
+async function scheduleResources(resolveConfigurationProperty) {
+  const entries = readSchedules();
+  const names = entries.map((entry) => `${entry.job} (${entry.expression}, ${entry.timezone})`);
+  report(`Schedules: ${names.length ? names.join('; ') : 'none (no job declares a schedule)'}`);
+  if (!entries.length) return {};
+  const roles = await givenJobRoleArns(resolveConfigurationProperty);
+  const resources = {
+    ScheduleGroup: {
+      Type: 'AWS::Scheduler::ScheduleGroup',
+      Properties: { Name: await resolveConfigurationProperty(['custom', 'scheduleGroup']) },
+    },
+  };
+  for (const entry of entries) {
+    const scheduledTime = '<aws.scheduler.scheduled-time>';
+    const message = {
+      id: `schedule:${entry.job}:${scheduledTime}`,
+      job: entry.job,
+      payload: {},
+      requestId: '<aws.scheduler.execution-id>',
+      enqueuedAt: scheduledTime,
+    };
+    resources[scheduleLogicalId(entry.job)] = {
+      Type: 'AWS::Scheduler::Schedule',
+      Properties: {
+        Name: entry.job,
+        GroupName: { Ref: 'ScheduleGroup' },
+        Description: `Job ${entry.job} into the job queue`,
+        ScheduleExpression: entry.expression,
+        ScheduleExpressionTimezone: entry.timezone,
+        FlexibleTimeWindow: { Mode: 'OFF' },
+        State: 'ENABLED',
+        Target: {
+          Arn: { 'Fn::GetAtt': ['JobQueue', 'Arn'] },
+          RoleArn: roles ? roles.scheduler : { 'Fn::GetAtt': ['SchedulerRole', 'Arn'] },
+          Input: JSON.stringify(message),
+          // A delivery the queue refuses is tried again for up to an hour, then lands in the dead-letter queue.
+          RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 10 },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['JobDeadLetterQueue', 'Arn'] } },
+        },
+      },
+    };
+  }
+  return resources;
+}
+{%- endif %}
+
 // functions.migrate.role: ci-access.yml's migration role by ARN, or MigrationRole (roleResources).
 module.exports.migrationRole = async ({ resolveConfigurationProperty }) => {
   const arns = await givenRoleArns(resolveConfigurationProperty);
@@ -343,10 +540,19 @@ async function alarmSubscription(resolveConfigurationProperty) {
   };
 }
 
+{% if cookiecutter.background_jobs == "yes" -%}
+// resources.Resources: the roles this stack creates, if any, the operations resources, the jobs' queues and
+// schedules, and the alarm subscription.
+{% else -%}
 // resources.Resources: the roles this stack creates, if any, the operations resources and the alarm subscription.
+{% endif -%}
 module.exports.stackResources = async ({ resolveConfigurationProperty }) => ({
   ...(await roleResources(resolveConfigurationProperty)),
   ...(await resolveConfigurationProperty(['custom', 'operations'])),
+{%- if cookiecutter.background_jobs == "yes" %}
+  ...(await resolveConfigurationProperty(['custom', 'jobs'])),
+  ...(await scheduleResources(resolveConfigurationProperty)),
+{%- endif %}
   ...(await alarmSubscription(resolveConfigurationProperty)),
 });
 

@@ -16,8 +16,13 @@ const fs = require('fs');
 const path = require('path');
 
 const REQUIREMENTS_DIR = path.join('.serverless', 'requirements');
+{%- if cookiecutter.background_jobs == "yes" %}
+// What `make stage-code` copies: the three functions' modules, and the app and migrations they import.
+const APP_SOURCES = ['main.py', 'migrate.py', 'worker.py', 'app', 'migrations'];
+{%- else %}
 // What `make stage-code` copies: the two functions' modules, and the app and migrations they import.
 const APP_SOURCES = ['main.py', 'migrate.py', 'app', 'migrations'];
+{%- endif %}
 
 function removeSources(directory) {
   for (const entry of fs.readdirSync(directory, { withFileTypes: true })) {
