@@ -115,6 +115,18 @@ def default_project(default_bake: Result) -> Path:
     return Path(default_bake.project_path)
 
 
+# The default bake with background jobs (app/jobs, worker.py, the queues and the worker in infra/serverless.yml).
+BACKGROUND_JOBS = {"background_jobs": "yes"}
+
+
+@pytest.fixture(scope="session")
+def jobs_project(cookies_session: Cookies) -> Path:
+    """The default bake with BACKGROUND_JOBS, uv lock and sync included."""
+    result = cookies_session.bake(extra_context=dict(BACKGROUND_JOBS))
+    assert result.exit_code == 0, result.exception
+    return Path(result.project_path)
+
+
 # Today's path for a server the team brings (database=existing), its password in a Secrets Manager secret: the base
 # of the tests of what a deployment with its own DB_HOST, secrets and VPC settings builds.
 EXISTING_DATABASE = {"db_credentials": "secrets_manager", "database": "existing"}

@@ -34,21 +34,24 @@ from tests.test_packaging import CHECKOV_SKIPS
 pytestmark = pytest.mark.slow
 
 JOBS_GROUP = "package-jobs"
-SLUG = "jobs-backend"
-# The schedules scripts/jobs.py writes for the example module (its daily report), plus one in rate() form in UTC.
+# The default bake's slug (jobs_project).
+SLUG = "challenge-backend"
+# The schedules scripts/jobs.py writes: the example module's daily report, and a team's job in rate() form in UTC
+# (TEAM_JOB, added to the bake before packaging).
 SCHEDULES = [
     {"job": "challenge.daily-report", "expression": "cron(0 0 * * ? *)", "timezone": "Asia/Seoul"},
     {"job": "maintenance.purge_old-runs", "expression": "rate(6 hours)", "timezone": "UTC"},
 ]
-# Until the job runtime (worker.py) and scripts/jobs.py are merged into the template, a bake lacks them: these stand
-# in, the worker answering every batch as handled and the script writing SCHEDULES where infra/Makefile asks.
-WORKER_STAND_IN = 'def handler(event, context):\n    return {"batchItemFailures": []}\n'
-JOBS_SCRIPT_STAND_IN = f"""import json
-import sys
+TEAM_JOB = """
 
-path = sys.argv[sys.argv.index("--schedules-json") + 1]
-with open(path, "w", encoding="utf-8") as file:
-    json.dump({SCHEDULES!r}, file)
+class PurgeOldRuns(Job):
+    \"\"\"A team's job on a rate.\"\"\"
+
+    name: ClassVar[str] = "maintenance.purge_old-runs"
+    schedule: ClassVar[Schedule | None] = Schedule("rate(6 hours)")
+
+    async def run(self, session: AsyncSession) -> None:
+        return None
 """
 QUEUE_ARN = {"Fn::GetAtt": ["JobQueue", "Arn"]}
 DEAD_LETTER_ARN = {"Fn::GetAtt": ["JobDeadLetterQueue", "Arn"]}
@@ -62,16 +65,13 @@ CI_ROLES = {
 
 
 @pytest.fixture(scope="session")
-def jobs_package(cookies_session: Cookies, tmp_path_factory: pytest.TempPathFactory) -> Package:
+def jobs_package(jobs_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Package:
     """The default bake (the database stack's cluster, IAM logins) with background_jobs=yes, packaged for prod from a
-    workstation with the sentinel in every secret of the shell (AURORA_ENV); infra/schedules.json written by
-    `make package` itself."""
-    result = cookies_session.bake(extra_context={"background_jobs": "yes", "project_slug": SLUG})
-    assert result.exit_code == 0, result.exception
-    project = copy_project(Path(result.project_path), tmp_path_factory.mktemp("jobs") / SLUG)
-    for relative, stand_in in (("worker.py", WORKER_STAND_IN), ("scripts/jobs.py", JOBS_SCRIPT_STAND_IN)):
-        if not (project / relative).exists():
-            (project / relative).write_text(stand_in, encoding="utf-8")
+    workstation with the sentinel in every secret of the shell (AURORA_ENV), with TEAM_JOB added to the example
+    module; infra/schedules.json written by `make package` itself (scripts/jobs.py)."""
+    project = copy_project(jobs_project, tmp_path_factory.mktemp("jobs") / SLUG)
+    with (project / "app" / "module" / "challenge" / "jobs.py").open("a", encoding="utf-8") as jobs:
+        jobs.write(TEAM_JOB)
     return build_package(project, "3.12", HOST_ARCHITECTURE, override=True, stage="prod", env=AURORA_ENV)
 
 
@@ -134,8 +134,10 @@ def test_the_worker_takes_the_queue_in_batches_and_returns_only_the_failed_messa
     assert variables["DB_IAM_AUTH"] == "true" and variables["DB_USER"] == api["Environment"]["Variables"]["DB_USER"]
     assert api["Environment"]["Variables"]["JOB_QUEUE_URL"] == {"Ref": "JobQueue"}
     assert "JOB_DEAD_LETTER_QUEUE_URL" not in api["Environment"]["Variables"]
+    # A deployed stage refuses to start without the queue's URL, so the migration function has it too; its role
+    # still may not send (test_the_roles_...).
     migrate = template["MigrateLambdaFunction"]["Properties"]["Environment"]["Variables"]
-    assert not {"JOB_QUEUE_URL", "JOB_DEAD_LETTER_QUEUE_URL"} & set(migrate)
+    assert migrate["JOB_QUEUE_URL"] == {"Ref": "JobQueue"} and "JOB_DEAD_LETTER_QUEUE_URL" not in migrate
     with zipfile.ZipFile(jobs_package.zip_path) as archive:
         names = set(archive.namelist())
     assert "worker.py" in names and any(name.startswith("__pycache__/worker.") for name in names)

@@ -24,9 +24,17 @@ from tests.generated_suite import assert_api_fuzzed, documented_operations
 pytestmark = pytest.mark.slow
 
 
-def test_generated_suite_passes_on_sqlite(default_project: Path, summary: list[str]) -> None:
+# The default bake, and the same with background jobs (BACKGROUND_JOBS): the answer adds code, tests and migrations.
+SUITE_BAKES = ["default_project", "jobs_project"]
+
+
+@pytest.mark.parametrize("bake", SUITE_BAKES)
+def test_generated_suite_passes_on_sqlite(bake: str, request: pytest.FixtureRequest, summary: list[str]) -> None:
+    default_project: Path = request.getfixturevalue(bake)
     output = run([*GENERATED_PYTEST, "--durations=0", "-rsp"], default_project, project_env())
-    summary.append(f"generated suite on SQLite: {output.strip().splitlines()[-1].strip('= ')}")
+    summary.append(f"generated suite ({bake}) on SQLite: {output.strip().splitlines()[-1].strip('= ')}")
+    if bake == "jobs_project":
+        assert re.search(r"^PASSED tests/test_jobs\.py::", output, re.MULTILINE)
     assert re.search(r"^[\d.]+s call .*test_make_module_adds_a_domain_that_passes_every_check$", output, re.MULTILINE)
     summary.append("generated suite: make module name=orders, then migration, linters, mypy and its tests: passed")
     assert_api_fuzzed(output, documented_operations("yes"))
@@ -37,15 +45,19 @@ def test_generated_suite_passes_on_sqlite(default_project: Path, summary: list[s
 
 @pytest.mark.mariadb
 @pytest.mark.xdist_group("mariadb")
+@pytest.mark.parametrize("bake", SUITE_BAKES)
 def test_generated_suite_passes_on_mariadb(
-    default_project: Path, mariadb_url: str, mariadb_admin_url: str, summary: list[str]
+    bake: str, request: pytest.FixtureRequest, mariadb_url: str, mariadb_admin_url: str, summary: list[str]
 ) -> None:
+    default_project: Path = request.getfixturevalue(bake)
     env = project_env(
         TEST_DATABASE_URL=mariadb_url, TEST_DATABASE_ADMIN_URL=mariadb_admin_url, TEST_REQUIRE_DATABASE_URL="1"
     )
     # The scaffold check migrates and tests its own SQLite copy: the SQLite run above covers it.
     output = run([*GENERATED_PYTEST, "-rsp", *WITHOUT_SCAFFOLD], default_project, env)
-    summary.append(f"generated suite on MariaDB: {output.strip().splitlines()[-1].strip('= ')}")
+    summary.append(f"generated suite ({bake}) on MariaDB: {output.strip().splitlines()[-1].strip('= ')}")
+    if bake == "jobs_project":
+        assert re.search(r"^PASSED tests/test_jobs\.py::", output, re.MULTILINE)
     assert "database: mysql+aiomysql://app:***@127.0.0.1" in output
     assert_api_fuzzed(output, documented_operations("yes"))
     summary.append(f"generated suite on MariaDB: schemathesis fuzzed {documented_operations('yes')} operations: passed")
