@@ -1,5 +1,5 @@
-"""Updates from older template commits, as teams make them: a project baked at the first release and at every later
-commit that added an answer or a template migration, updated to this template with `cruft update`, passes its own
+"""Updates from older template commits, as teams make them: a project baked at the first release and at the newest
+commits that added an answer or a template migration, updated to this template with `cruft update`, passes its own
 suite; the template's migrations arrive, the team's own migration and rows survive them."""
 
 from __future__ import annotations
@@ -55,24 +55,36 @@ def same_template_as_head(commit: str) -> bool:
     return not changed.strip()
 
 
+# Origins after the first release that are kept: the newest ones. Each origin was among them when it landed, so every
+# commit that added an answer or a migration had its update tested while teams were most likely to bake there; the
+# first release's update, the longest, crosses every change since. Each origin costs a bake, an update and a whole
+# generated suite (about two minutes of CI), so keeping all of them would grow CI with every answer.
+RECENT_ORIGINS = 4
+
+
 def update_origins() -> list[str]:
-    """The last commit of the first release, then every later commit that added an answer or a template migration:
-    the bakes whose update has something to bring that a project must not lose."""
+    """The last commit of the first release, then the RECENT_ORIGINS newest later commits that added an answer or a
+    template migration: the bakes whose update has something to bring that a project must not lose."""
     releases = RELEASE_HEADING.findall((TEMPLATE_ROOT / "CHANGELOG.md").read_text(encoding="utf-8"))
     first_release = releases[-1]
     origins = [template_git("rev-parse", "--short", first_release).strip()]
     paths = ["cookiecutter.json", str(PROJECT / "migrations")]
-    for commit in template_git("rev-list", "--reverse", f"{first_release}..HEAD", "--", *paths).split():
+    # Commits of main's own line only: a merged branch's inner commits were never a template a team could bake from
+    # main, and what they added arrives with their merge.
+    for commit in template_git(
+        "rev-list", "--reverse", "--first-parent", f"{first_release}..HEAD", "--", *paths
+    ).split():
         # A commit whose template is HEAD's has nothing to update to on a clean checkout (its bake is what the rest of
         # the suite bakes).
         if same_template_as_head(commit):
             continue
         # -M: a revision moved between the two folders is not a new one.
-        added = template_git("diff-tree", "-M", "-r", "--diff-filter=A", "--name-only", commit, "--", paths[1])
-        new_migration = any(line.endswith(".py") for line in added.splitlines()[1:])
+        # Against the first parent: a merge's own diff-tree is empty.
+        added = template_git("diff", "-M", "--diff-filter=A", "--name-only", f"{commit}^", commit, "--", paths[1])
+        new_migration = any(line.endswith(".py") for line in added.splitlines())
         if new_migration or answers_at(commit) - answers_at(f"{commit}^"):
             origins.append(template_git("rev-parse", "--short", commit).strip())
-    return origins
+    return origins[:1] + origins[1:][-RECENT_ORIGINS:]
 
 
 def template_migrations_kept_twice(commit: str) -> list[str]:
