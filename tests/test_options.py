@@ -17,6 +17,7 @@ from pytest_cookies.plugin import Cookies
 from tests.baked_files import UNRENDERED, VARIANT_FILES, project_files, strip_github_expressions
 from tests.conftest import (
     ALTERNATIVE_ANSWERS,
+    BACKGROUND_JOBS,
     GENERATED_PYTEST,
     LINT_COMMANDS,
     SCAFFOLD_ANSWERS,
@@ -61,6 +62,8 @@ TRACES: dict[tuple[str, str], re.Pattern[str]] = {
     ("aws_credentials", "access_keys"): re.compile(r"AWS_DEPLOY_ROLE_ARN|id-token"),
     # The open API: no gateway authorizer, no local tokens, no identity package.
     ("api_auth", "none"): re.compile(r"JWT_ISSUER_URL|jwtAuthorizer|LOCAL_TOKEN_KEY|app\.auth"),
+    # No job runtime, queue, worker or schedule anywhere.
+    ("background_jobs", "no"): re.compile(r"app\.jobs|JOB_QUEUE_URL|worker\.handler|JobQueue|make jobs"),
 }
 # Files an option owns, listed independently of the post-gen hook: absent when the option has this value, present
 # otherwise.
@@ -75,13 +78,30 @@ OWNED_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
     ("lint_stack", "ruff"): (".flake8",),
     ("include_example_module", "no"): (
         "app/module/challenge",
+        "app/module/challenge/jobs.py",
         "tests/test_challenge.py",
         "migrations/versions/2026_11_26_0000-0001_create_challenge.py",
         "migrations/template_versions/2026_12_06_0000-0002_challenge_owner.py",
         "migrations/template_versions/2026_12_07_0000-0003_owner_subject_binary_collation.py",
+        "migrations/template_versions/2026_12_08_0001-0005_challenge_word_count.py",
     ),
     ("db_credentials", "environment"): ("infra/secrets-endpoint.yml",),
-    ("database", "aurora"): ("infra/secrets-endpoint.yml",),
+    ("database", "aurora"): ("infra/secrets-endpoint.yml", "infra/queue-endpoint.yml"),
+    ("background_jobs", "no"): (
+        "app/jobs",
+        "app/aws/sqs.py",
+        "app/module/challenge/jobs.py",
+        "worker.py",
+        "scripts/jobs.py",
+        "scaffold/module/jobs.py.tmpl",
+        "tests/test_jobs.py",
+        "tests/test_jobs_listing.py",
+        "tests/test_sqs.py",
+        "tests/moto_sqs.py",
+        "migrations/template_versions/2026_12_08_0000-0004_job_run.py",
+        "migrations/template_versions/2026_12_08_0001-0005_challenge_word_count.py",
+        "infra/queue-endpoint.yml",
+    ),
     # The example module's owner migrations go with either answer.
     ("api_auth", "none"): (
         "infra/cognito.yml",
@@ -145,6 +165,16 @@ def test_one_option_at_a_time_bakes_lints_and_passes_its_suite(cookies: Cookies,
     assert_api_fuzzed(output, documented_operations(answers["include_example_module"]))
 
 
+@pytest.mark.slow
+def test_the_background_jobs_bake_is_clean_and_lints(jobs_project: Path) -> None:
+    """background_jobs=yes, the one answer SINGLE_OVERRIDES leaves out: its bake is shared with the generated suite's
+    runs on SQLite and MariaDB (tests/test_generated_project.py), so only what they do not check runs here."""
+    answers = default_context(**BACKGROUND_JOBS)
+    assert_clean(jobs_project, answers)
+    for command in LINT_COMMANDS[answers["lint_stack"]]:
+        run(["uv", "run", "--frozen", *command], jobs_project, project_env())
+
+
 @pytest.mark.parametrize(
     "answers", COMBINATIONS, ids=["-".join(f"{key}:{value}" for key, value in c.items()) for c in COMBINATIONS]
 )
@@ -165,12 +195,13 @@ def test_every_combination_renders_clean(
 
 @pytest.mark.parametrize(("name", "value"), list(TRACES), ids=[f"{n}:{v}" for n, v in TRACES])
 def test_each_trace_pattern_finds_its_option_when_enabled(
-    default_project: Path, alternative_project: Path, name: str, value: str
+    default_project: Path, alternative_project: Path, jobs_project: Path, name: str, value: str
 ) -> None:
     """Guards the sweep above: a pattern that matched nothing would make it pass vacuously."""
-    project = next(
-        candidate
-        for candidate, answers in ((default_project, default_context()), (alternative_project, ALTERNATIVE_ANSWERS))
-        if answers[name] != value
+    candidates = (
+        (default_project, default_context()),
+        (jobs_project, default_context(**BACKGROUND_JOBS)),
+        (alternative_project, ALTERNATIVE_ANSWERS),
     )
+    project = next(candidate for candidate, answers in candidates if answers[name] != value)
     assert any(TRACES[name, value].search(path.read_text(encoding="utf-8")) for path in project_files(project))
