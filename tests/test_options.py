@@ -126,6 +126,8 @@ def assert_clean(project: Path, answers: dict[str, str]) -> None:
     """No unrendered syntax, no trace or file of a disabled choice (all files of an enabled one), no variant file left
     beside the one the hook renamed, no empty folder."""
     problems = []
+    # What the bake answered: the given answers, the defaults for the rest.
+    effective = default_context(**answers)
     for path in project_files(project):
         text = path.read_text(encoding="utf-8")
         relative = path.relative_to(project)
@@ -138,7 +140,7 @@ def assert_clean(project: Path, answers: dict[str, str]) -> None:
         for owned in paths if name in answers else ():
             if answers[name] == value and (project / owned).exists():
                 problems.append(f"{owned}: present although {name}={value}")
-            if answers[name] != value and not (project / owned).exists() and not removed_by_an_answer(owned, answers):
+            if answers[name] != value and not (project / owned).exists() and not removed_by_an_answer(owned, effective):
                 problems.append(f"{owned}: missing although {name}={answers[name]}")
     leftovers = [variant for variant in VARIANT_FILES if (project / variant).exists()]
     problems.extend(f"{variant}: variant file left in the bake" for variant in leftovers)
