@@ -51,6 +51,9 @@ PROVEN_ELSEWHERE = {
     "make -C infra database-dev": "tests/test_database_stack.py (with a stand-in aws)",
     "make -C infra database-prod": "tests/test_database_stack.py (with a stand-in aws)",
     "make jobs": "the generated suite's tests/test_jobs.py (the listing of scripts/jobs.py)",
+    "make -C infra queue-endpoint VPC_ID=vpc-... SUBNET_IDS=subnet-...,subnet-... SECURITY_GROUP_ID=sg-...": (
+        "tests/test_background_jobs.py (with a stand-in aws)"
+    ),
     "ALLOW_ROLLBACK_ACROSS_MIGRATION=1 scripts/release.sh rollback prod": "tests/test_release_script.py (stand-ins)",
     'uvx --from cruft==2.16.0 --with "typer<0.26" cruft update': "tests/test_updates.py (shows a template change)",
     'curl -i -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d \'{"title": '
@@ -68,10 +71,6 @@ NOT_HERE = {
     "aws cloudformation deploy --region ap-northeast-2 --template-file infra/secrets-endpoint.yml --stack-name "
     "secrets-manager-endpoint --parameter-overrides VpcId=vpc-... SubnetIds=subnet-...,subnet-... "
     "FunctionSecurityGroupId=sg-...": "needs AWS credentials",
-    "aws cloudformation deploy --region ap-northeast-2 --template-file infra/queue-endpoint.yml --stack-name "
-    "sqs-endpoint --parameter-overrides VpcId=vpc-... SubnetIds=subnet-...,subnet-... FunctionSecurityGroupId=sg-...": (
-        "needs AWS credentials (cfn-lint and checkov check the file)"
-    ),
     "aws sqs start-message-move-task --source-arn arn:aws:sqs:ap-northeast-2:ACCOUNT_ID:challenge-backend-prod-jobs-"
     "dead-letter --destination-arn arn:aws:sqs:ap-northeast-2:ACCOUNT_ID:challenge-backend-prod-jobs": (
         "needs a deployed stage's dead-letter queue"
