@@ -213,17 +213,22 @@ def moto_secrets_server(directory: Path) -> Iterator[str]:
         server.wait(timeout=30)
 
 
-def secrets_client(endpoint: str) -> Any:
-    """A boto3 Secrets Manager client for a moto endpoint."""
+def moto_client(service: str, endpoint: str) -> Any:
+    """A boto3 client of service for a moto endpoint, with MOTO_AWS_ENV's region and keys."""
     import boto3  # moto's own dependency; imported here so that benchmarks without moto never load it
 
     return boto3.client(
-        "secretsmanager",
+        service,
         endpoint_url=endpoint,
         region_name=MOTO_AWS_ENV["AWS_REGION"],
         aws_access_key_id=MOTO_AWS_ENV["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=MOTO_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
     )
+
+
+def secrets_client(endpoint: str) -> Any:
+    """A boto3 Secrets Manager client for a moto endpoint."""
+    return moto_client("secretsmanager", endpoint)
 
 
 def mariadb_admin(server: MariaDB, *statements: str) -> list[tuple[Any, ...]]:

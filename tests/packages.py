@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import yaml
 from pytest_cookies.plugin import Cookies
 
 from tests.conftest import EXISTING_DATABASE, default_context, project_env, require_commands
-from tests.local_services import TlsFiles, write_tls_files
+from tests.local_services import MariaDB, TlsFiles, moto_secrets_server, throwaway_mariadb, write_tls_files
 from tests.packaging_tools import (
     CA_BUNDLE,
     ELF_MACHINES,
@@ -116,6 +116,34 @@ def deployment_tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     return write_tls_files(tmp_path_factory.mktemp("deployment-tls"))
 
 
+def put_test_ca_in_the_bundle(project: Path, tls: TlsFiles) -> None:
+    """The test CA where CI puts AWS's bundle (`make ca-bundle`), so the packaged functions verify the test's MariaDB
+    server with it."""
+    bundle = project / "infra" / CA_BUNDLE
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tls.ca, bundle)
+
+
+@pytest.fixture(scope="module")
+def server(
+    mariadb_available: None, deployment_tls: TlsFiles, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MariaDB]:
+    """A throwaway MariaDB server that requires TLS, with a certificate from the test CA the packages trust, for the
+    tests of one module that run a package against it."""
+    try:
+        with throwaway_mariadb(tmp_path_factory.mktemp("mariadb"), deployment_tls) as running:
+            yield running
+    except HarnessError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto on loopback (Secrets Manager, SQS...), for the tests of one module."""
+    with moto_secrets_server(tmp_path_factory.mktemp("moto")) as endpoint:
+        yield endpoint
+
+
 @pytest.fixture(scope="session")
 def prod_package(existing_project: Path, deployment_tls: TlsFiles, tmp_path_factory: pytest.TempPathFactory) -> Package:
     """The existing-database bake (EXISTING_DATABASE) packaged for prod with everything a production deployment sets
@@ -123,9 +151,7 @@ def prod_package(existing_project: Path, deployment_tls: TlsFiles, tmp_path_fact
     tests of what it would deploy read it (tests/test_packaging.py and its neighbours), tests/test_production_package.py
     runs it; tests using it share the xdist group PROD_GROUP."""
     project = copy_project(existing_project, tmp_path_factory.mktemp("prod") / existing_project.name)
-    bundle = project / "infra" / CA_BUNDLE
-    bundle.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(deployment_tls.ca, bundle)
+    put_test_ca_in_the_bundle(project, deployment_tls)
     return build_package(project, "3.12", host_architecture(), override=True, stage="prod", env=PROD_ENV)
 
 
@@ -232,6 +258,48 @@ def aurora_package(default_project: Path, tmp_path_factory: pytest.TempPathFacto
     """The default bake (the database stack's cluster, IAM logins) packaged for prod from a workstation (AURORA_ENV),
     for this machine's architecture; tests using it share the xdist group AURORA_GROUP."""
     project = copy_project(default_project, tmp_path_factory.mktemp("aurora") / default_project.name)
+    return build_package(project, "3.12", HOST_ARCHITECTURE, override=True, stage="prod", env=AURORA_ENV)
+
+
+# The xdist group of every test that uses jobs_package, so that one worker builds it once.
+JOBS_GROUP = "package-jobs"
+# The default bake's slug (jobs_project).
+JOBS_SLUG = "challenge-backend"
+# Added to the example module's jobs.py before packaging: a team's job on a rate (in the schedules), and one on demand
+# whose handler always raises (the worker's retries, tests/test_background_jobs_package.py).
+TEAM_JOB = """
+
+class PurgeOldRuns(Job):
+    \"\"\"A team's job on a rate.\"\"\"
+
+    name: ClassVar[str] = "maintenance.purge_old-runs"
+    schedule: ClassVar[Schedule | None] = Schedule("rate(6 hours)")
+
+    async def run(self, session: AsyncSession) -> None:
+        return None
+
+
+class AlwaysFails(Job):
+    \"\"\"A team's job whose handler raises, for the worker's retries (tests/test_background_jobs_package.py).\"\"\"
+
+    name: ClassVar[str] = "maintenance.always-fails"
+
+    async def run(self, session: AsyncSession) -> None:
+        raise RuntimeError("maintenance.always-fails always fails")
+"""
+
+
+@pytest.fixture(scope="session")
+def jobs_package(jobs_project: Path, deployment_tls: TlsFiles, tmp_path_factory: pytest.TempPathFactory) -> Package:
+    """The default bake (the database stack's cluster, IAM logins) with background_jobs=yes, packaged for prod from a
+    workstation with the sentinel in every secret of the shell (AURORA_ENV), with TEAM_JOB added to the example
+    module and the test CA as its bundle; infra/schedules.json written by `make package` itself (scripts/jobs.py).
+    tests/test_background_jobs.py reads what it would deploy, tests/test_background_jobs_package.py runs it; tests
+    using it share the xdist group JOBS_GROUP."""
+    project = copy_project(jobs_project, tmp_path_factory.mktemp("jobs") / JOBS_SLUG)
+    put_test_ca_in_the_bundle(project, deployment_tls)
+    with (project / "app" / "module" / "challenge" / "jobs.py").open("a", encoding="utf-8") as jobs:
+        jobs.write(TEAM_JOB)
     return build_package(project, "3.12", HOST_ARCHITECTURE, override=True, stage="prod", env=AURORA_ENV)
 
 

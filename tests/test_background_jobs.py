@@ -24,8 +24,7 @@ from tests.cloudformation import (
 from tests.cloudformation import created as created_resources
 from tests.cloudformation import evaluated, packaged_template, resources_of_type, role_statements
 from tests.conftest import default_context, render_only, require_commands, run, tool
-from tests.packages import AURORA_ENV, HOST_ARCHITECTURE, SENTINEL, Package, build_package, osls_print, resolved_config
-from tests.packaging_tools import copy_project
+from tests.packages import JOBS_GROUP, JOBS_SLUG, SENTINEL, Package, osls_print, resolved_config
 from tests.stand_ins import calls, parameter_overrides, stub_env
 from tests.template_files import render_template_file
 from tests.test_deploy_settings import deploy_setting
@@ -33,26 +32,13 @@ from tests.test_packaging import CHECKOV_SKIPS
 
 pytestmark = pytest.mark.slow
 
-JOBS_GROUP = "package-jobs"
-# The default bake's slug (jobs_project).
-SLUG = "challenge-backend"
+SLUG = JOBS_SLUG
 # The schedules scripts/jobs.py writes: the example module's daily report, and a team's job in rate() form in UTC
-# (TEAM_JOB, added to the bake before packaging).
+# (TEAM_JOB in tests/packages.py, added to the bake before packaging).
 SCHEDULES = [
     {"job": "challenge.daily-report", "expression": "cron(0 0 * * ? *)", "timezone": "Asia/Seoul"},
     {"job": "maintenance.purge_old-runs", "expression": "rate(6 hours)", "timezone": "UTC"},
 ]
-TEAM_JOB = """
-
-class PurgeOldRuns(Job):
-    \"\"\"A team's job on a rate.\"\"\"
-
-    name: ClassVar[str] = "maintenance.purge_old-runs"
-    schedule: ClassVar[Schedule | None] = Schedule("rate(6 hours)")
-
-    async def run(self, session: AsyncSession) -> None:
-        return None
-"""
 QUEUE_ARN = {"Fn::GetAtt": ["JobQueue", "Arn"]}
 DEAD_LETTER_ARN = {"Fn::GetAtt": ["JobDeadLetterQueue", "Arn"]}
 CI_ROLES = {
@@ -62,17 +48,6 @@ CI_ROLES = {
     "AWS_WORKER_ROLE_ARN": "arn:aws:iam::123456789012:role/ci-access-WorkerFunctionRole-AbCdEf",
     "AWS_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/ci-access-SchedulerRole-AbCdEf",
 }
-
-
-@pytest.fixture(scope="session")
-def jobs_package(jobs_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Package:
-    """The default bake (the database stack's cluster, IAM logins) with background_jobs=yes, packaged for prod from a
-    workstation with the sentinel in every secret of the shell (AURORA_ENV), with TEAM_JOB added to the example
-    module; infra/schedules.json written by `make package` itself (scripts/jobs.py)."""
-    project = copy_project(jobs_project, tmp_path_factory.mktemp("jobs") / SLUG)
-    with (project / "app" / "module" / "challenge" / "jobs.py").open("a", encoding="utf-8") as jobs:
-        jobs.write(TEAM_JOB)
-    return build_package(project, "3.12", HOST_ARCHITECTURE, override=True, stage="prod", env=AURORA_ENV)
 
 
 def resources(package: Package) -> dict[str, Any]:

@@ -29,14 +29,13 @@ from tests.local_services import (
     MariaDB,
     TlsFiles,
     mariadb_admin,
-    moto_secrets_server,
     reissue_server_certificate,
     secrets_client,
     throwaway_mariadb,
     write_tls_files,
 )
 from tests.packages import PROD_GROUP, Package
-from tests.packaging_tools import HarnessError, run_command, set_write_bits, unpacked_read_only
+from tests.packaging_tools import run_command, set_write_bits, unpacked_read_only
 
 pytestmark = [pytest.mark.slow, pytest.mark.mariadb, pytest.mark.xdist_group(PROD_GROUP)]
 
@@ -87,23 +86,6 @@ def production_package(prod_package: Package, tmp_path_factory: pytest.TempPathF
     head = head_revisions(prod_package.infra.parent / "migrations")
     with unpacked_read_only(prod_package.zip_path, tmp_path_factory.mktemp("production") / "task") as task:
         yield ProductionPackage(task, prod_package.python, environments, head)
-
-
-@pytest.fixture(scope="module")
-def server(
-    mariadb_available: None, deployment_tls: TlsFiles, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[MariaDB]:
-    try:
-        with throwaway_mariadb(tmp_path_factory.mktemp("mariadb"), deployment_tls) as running:
-            yield running
-    except HarnessError as error:
-        pytest.fail(str(error), pytrace=False)
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_secrets_server(tmp_path_factory.mktemp("moto")) as endpoint:
-        yield endpoint
 
 
 def create_users(server: MariaDB, database: str, users: dict[str, tuple[str, str]]) -> None:
