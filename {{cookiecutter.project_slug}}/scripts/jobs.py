@@ -17,7 +17,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from app.jobs import Job  # noqa: E402
+from app.jobs import Job, JobDefinitionError  # noqa: E402
 from app.registry import module_jobs  # noqa: E402
 
 ON_DEMAND = "on demand"
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     try:
         jobs = module_jobs()
-    except ValueError as error:  # a schedule or name the job API refuses: the message names the job
+    except JobDefinitionError as error:  # a schedule or name the job API refuses: the message names the job
         print(f"Cannot list the jobs: {error}", file=sys.stderr)
         return 1
     if arguments.schedules_json is None:

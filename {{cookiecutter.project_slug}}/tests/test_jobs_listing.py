@@ -11,7 +11,7 @@ from types import ModuleType
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.jobs import Job, Schedule
+from app.jobs import Job, JobDefinitionError, Schedule
 from app.registry import module_jobs
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -118,7 +118,8 @@ def test_jobs_the_registry_refuses_are_named_without_a_traceback(
     script: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def refused() -> dict[str, type[Job]]:
-        raise ValueError("two jobs named 'orders.send-invoice': SendInvoice and ResendInvoice")
+        # What app/registry.py raises for two jobs with one name (and app/jobs/job.py for a bad declaration).
+        raise JobDefinitionError("two jobs named 'orders.send-invoice': SendInvoice and ResendInvoice")
 
     monkeypatch.setattr(script, "module_jobs", refused)
     assert script.main([]) == 1
