@@ -27,6 +27,7 @@ TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
 # packages a bake the way the template's tests do.
 sys.path.insert(0, str(TEMPLATE_ROOT))
 
+import background_jobs  # noqa: E402
 import cold_start  # noqa: E402
 import database_modes  # noqa: E402
 import throughput  # noqa: E402
@@ -34,6 +35,7 @@ import variants  # noqa: E402
 from cold_start import HEALTH_EVENT  # noqa: E402
 from throughput import READ_EVENT  # noqa: E402
 
+from tests.lambda_events import LAMBDA_ENV  # noqa: E402
 from tests.local_services import (  # noqa: E402
     MOTO_AWS_ENV,
     MariaDB,
@@ -140,6 +142,10 @@ class Results:
     # Cold milliseconds per request ("health", "read") and compared bake (database_modes.COMPARED_ANSWERS), and of
     # the IAM token alone ("token").
     database_modes: dict[str, dict[str, list[float]]]
+    # Cold milliseconds of GET /health per compared bake (background_jobs.COMPARED_ANSWERS, "no_again" the no bake
+    # measured twice), and the modules each has loaded once it answered.
+    background_jobs: dict[str, list[float]]
+    background_job_modules: dict[str, set[str]]
     render_times: list[float]
     uv_times: list[float]
 
@@ -286,20 +292,46 @@ def default_answers(answers: tuple[str, ...]) -> bool:
     return True
 
 
-def build_database_modes(
-    project: Path, ours: Path, work: Path, python: str, architecture: str
+def build_compared(
+    project: Path,
+    ours: Path,
+    work: Path,
+    python: str,
+    architecture: str,
+    compared: dict[str, tuple[str, ...]],
+    inputs: dict[str, dict[str, str]],
 ) -> dict[str, variants.Package]:
-    """The compared bakes' packages: ours where its answers are the defaults, else a render packaged like ours."""
+    """The packages of compared bakes (name: cookiecutter answers): ours where the answers are the defaults, else a
+    render packaged like ours with its extra inputs to `make package` (`inputs`, by name)."""
     others = {
-        name: bake(work / "modes" / name, True, *answers)[0]
-        for name, answers in database_modes.COMPARED_ANSWERS.items()
+        name: bake(work / "compared" / name, True, *answers)[0]
+        for name, answers in compared.items()
         if not default_answers(answers)
     }
     built = variants.build_like_ours(
-        project, others, work / "variants", python, architecture, database_modes.PACKAGE_INPUTS
+        project, others, work / "variants", python, architecture, {name: inputs.get(name, {}) for name in others}
     )
     packages = {package.name: package for package in built}
-    return {name: packages.get(name, variants.Package(name, ours)) for name in database_modes.COMPARED_ANSWERS}
+    return {name: packages.get(name, variants.Package(name, ours)) for name in compared}
+
+
+def measure_background_jobs(
+    tasks: dict[str, Path], python: str, plan: Plan
+) -> tuple[dict[str, list[float]], dict[str, set[str]]]:
+    """The default bake and the background_jobs=yes one cold in the same rounds, the default twice (see
+    background_jobs); then the modules each has loaded once it answered GET /health."""
+    env_by_name = {name: background_jobs.FUNCTION_ENV.get(name, {}) for name in background_jobs.COMPARED_ANSWERS}
+    env_by_name["no_again"] = env_by_name["no"]
+    in_rounds = {"no": tasks["no"], "yes": tasks["yes"], "no_again": tasks["no"]}
+    rounds = plan.processes * background_jobs.ROUNDS_FACTOR
+    figures = cold_start.measure(in_rounds, python, rounds, HEALTH_EVENT, LAMBDA_ENV, env_by_name)
+    probe = background_jobs.MODULES_PROBE.format(event=HEALTH_EVENT)
+    base = {"PATH": os.environ.get("PATH", ""), **LAMBDA_ENV}
+    modules = {
+        name: set(cold_start.run_in_task(python, tasks[name], {**base, **env_by_name[name]}, probe).split())
+        for name in background_jobs.COMPARED_ANSWERS
+    }
+    return figures, modules
 
 
 def measure_uvicorn(
@@ -328,7 +360,15 @@ def measure(work: Path, plan: Plan) -> Results:
     open_project = bake(work / "open", True, "api_auth=none")[0]
     packages = variants.build_all(project, open_project, work / "variants", python, python_version, architecture)
     ours_zip = next(package.zip_path for package in packages if package.name == "ours")
-    mode_packages = build_database_modes(project, ours_zip, work, python, architecture)
+    mode_packages = build_compared(
+        project, ours_zip, work, python, architecture, database_modes.COMPARED_ANSWERS, database_modes.PACKAGE_INPUTS
+    )
+    # The yes bake's `make package` lists its schedules with the project's interpreter: a render has no uv.lock, and
+    # the default bake's virtualenv holds the same dependencies.
+    job_inputs = {"yes": {"PYTHON": str(project / ".venv" / "bin" / "python")}}
+    job_packages = build_compared(
+        project, ours_zip, work, python, architecture, background_jobs.COMPARED_ANSWERS, job_inputs
+    )
     other = variants.build_ours_for(project, work / "variants", python, other_architecture)
     database = work / "bench.db"
     local_env = {"PATH": os.environ.get("PATH", ""), "ENVIRONMENT": "local", "SQLITE_PATH": str(database)}
@@ -352,6 +392,11 @@ def measure(work: Path, plan: Plan) -> Results:
         secret_env = secret_in_moto(work, stack)
         cold_reads, warm_reads = measure_database(tasks, python, server, plan, secret_env)
         modes = measure_database_modes(mode_tasks, python, server, plan, secret_env)
+        job_tasks = {
+            name: stack.enter_context(unpacked_read_only(package.zip_path, work / "task" / f"jobs-{name}"))
+            for name, package in job_packages.items()
+        }
+        job_figures, job_modules = measure_background_jobs(job_tasks, python, plan)
     database.unlink(missing_ok=True)
     return Results(
         plan=plan,
@@ -362,7 +407,8 @@ def measure(work: Path, plan: Plan) -> Results:
         architecture=architecture,
         cold_starts=cold_starts,
         sizes={package.name: sizes(package.zip_path) for package in packages}
-        | {f"mode-{name}": sizes(package.zip_path) for name, package in mode_packages.items()},
+        | {f"mode-{name}": sizes(package.zip_path) for name, package in mode_packages.items()}
+        | {f"jobs-{name}": sizes(package.zip_path) for name, package in job_packages.items()},
         other_architecture=other_architecture,
         other_size=sizes(other.zip_path),
         warm=warm,
@@ -370,6 +416,8 @@ def measure(work: Path, plan: Plan) -> Results:
         warm_reads=warm_reads,
         uvicorn=measure_uvicorn(project, work, local_env, plan),
         database_modes=modes,
+        background_jobs=job_figures,
+        background_job_modules=job_modules,
         render_times=render_times,
         uv_times=uv_times,
     )
@@ -502,6 +550,29 @@ def database_modes_section(results: Results) -> str:
     return section(heading + ", in the same rounds", table(header, rows), "\n".join(lines))
 
 
+def background_jobs_section(results: Results) -> str:
+    """The background_jobs=yes bake against the default one, cold on GET /health: each figure, what yes adds against
+    the issue's limit, and the modules it adds to the cold path."""
+    figures = results.background_jobs
+    rows = [
+        [*timing_row(label, figures[name]), f"{results.sizes[f'jobs-{name}'][0]:.1f}"]
+        for name, label in background_jobs.LABELS.items()
+    ]
+    modules = results.background_job_modules
+    added = background_jobs.added_modules(modules["no"], modules["yes"])
+    lines = [
+        f"- yes / no, {comparison(figures['yes'], figures['no'])} (target <= {background_jobs.RATIO_LIMIT}); "
+        f"no / no again (noise alone): {comparison(figures['no'], figures['no_again'])}",
+        f"- modules loaded once GET /health answered: no {len(modules['no'])}, yes {len(modules['yes'])}; "
+        f"added by yes: {', '.join(added) or 'none'}",
+    ]
+    heading = (
+        f"## Background jobs, cold: import main + first GET /health, {len(figures['no'])} fresh processes each, "
+        "in the same rounds"
+    )
+    return section(heading, table(["bake", "p50 ms", "p99 ms", "p25-p75 ms", "zipped MB"], rows), "\n".join(lines))
+
+
 def secret_fetch_line(results: Results) -> str:
     """What fetching the credentials from Secrets Manager adds to a container's first database request."""
     with_secret, with_variable = results.cold_reads["ours_secret"], results.cold_reads["ours"]
@@ -571,6 +642,7 @@ SECTIONS: list[Callable[[Results], str]] = [
     cold_start_section,
     database_section,
     database_modes_section,
+    background_jobs_section,
     warm_section,
     uvicorn_section,
     bake_section,

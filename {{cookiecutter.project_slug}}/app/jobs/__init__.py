@@ -15,7 +15,25 @@ the job runs in this process after the response. A module's jobs live in app/mod
 (app/registry.py finds them); a job with a `schedule` also runs on it, through EventBridge Scheduler.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from app.jobs.enqueue import enqueue
-from app.jobs.job import Job, JobDefinitionError, Schedule
+
+if TYPE_CHECKING:
+    from app.jobs.job import Job, JobDefinitionError, Schedule
 
 __all__ = ["Job", "JobDefinitionError", "Schedule", "enqueue"]
+_DEFINED_IN_JOB = frozenset({"Job", "JobDefinitionError", "Schedule"})
+
+
+def __getattr__(name: str) -> Any:
+    """Job, Schedule and JobDefinitionError, loaded on first use: a router imports enqueue at start-up, and building
+    the job classes, the message envelope and the job_run table would cost every cold start of the API 4-5 ms (about
+    1% of it), though most requests enqueue nothing."""
+    if name not in _DEFINED_IN_JOB:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from app.jobs import job
+
+    value = getattr(job, name)
+    globals()[name] = value
+    return value

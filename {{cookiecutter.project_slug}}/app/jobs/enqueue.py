@@ -2,15 +2,16 @@
 
 import asyncio
 import uuid
+from typing import TYPE_CHECKING
 
 from app.common.request_id import current_request_id
 from app.common.settings import get_settings
-from app.jobs import local
-from app.jobs.job import Job
-from app.jobs.message import JOB_ATTRIBUTE, message_of
+
+if TYPE_CHECKING:
+    from app.jobs.job import Job
 
 
-async def enqueue(job: Job) -> str:
+async def enqueue(job: "Job") -> str:
     """Send the job to run once, and return its id (what its log lines carry as jobId).
 
     With JOB_QUEUE_URL, one SendMessage, done when this returns (an AwsRequestError when SQS refused it or did not
@@ -18,6 +19,10 @@ async def enqueue(job: Job) -> str:
     at once as a task otherwise. A job that reads what the request writes must be enqueued after the request's
     `await session.commit()`: the worker's transaction only sees committed rows.
     """
+    # Imported on first use, as app/jobs/__init__.py explains: routers import enqueue at start-up.
+    from app.jobs import local
+    from app.jobs.message import JOB_ATTRIBUTE, message_of
+
     job_id = uuid.uuid4().hex
     message = message_of(job, job_id, current_request_id.get())
     settings = get_settings()
