@@ -20,6 +20,7 @@ from pytest_cookies.plugin import Cookies
 
 from tests.conftest import COOKIECUTTER_JSON, TEMPLATE_ROOT, default_context, load_hook, require_commands
 from tests.template_files import render_template_file
+from tests.test_options import OWNED_PATHS
 
 
 @pytest.fixture
@@ -27,21 +28,8 @@ def pre_gen(tmp_path: Path) -> ModuleType:
     return load_hook("pre_gen_project", default_context(), tmp_path)
 
 
-JOB_PATHS = (
-    "app/jobs",
-    "app/aws/sqs.py",
-    "app/module/challenge/jobs.py",
-    "worker.py",
-    "scripts/jobs.py",
-    "scaffold/module/jobs.py.tmpl",
-    "tests/test_jobs.py",
-    "tests/test_jobs_listing.py",
-    "tests/test_sqs.py",
-    "tests/moto_sqs.py",
-    "migrations/template_versions/2026_12_08_0000-0004_job_run.py",
-    "migrations/template_versions/2026_12_08_0001-0005_challenge_word_count.py",
-    "infra/queue-endpoint.yml",
-)
+# The files background_jobs=no leaves out, as tests/test_options.py lists them apart from the hook.
+JOB_PATHS = OWNED_PATHS["background_jobs", "no"]
 
 
 def post_gen_with(tmp_path: Path, **answers: str) -> ModuleType:
