@@ -24,6 +24,10 @@ def strip_github_expressions(text: str) -> str:
     return GITHUB_EXPRESSION.sub("", text)
 
 
+# What the project's own tools write into a bake that tests share (bytecode, caches, the environment): never rendered.
+TOOL_OUTPUT = frozenset({".venv", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", "node_modules"})
+
+
 def project_files(root: Path) -> list[Path]:
-    """Every file of a baked project outside the virtual environment."""
-    return [path for path in root.rglob("*") if path.is_file() and ".venv" not in path.relative_to(root).parts]
+    """Every file of a baked project outside the virtual environment and the tools' caches."""
+    return [path for path in root.rglob("*") if path.is_file() and TOOL_OUTPUT.isdisjoint(path.relative_to(root).parts)]
