@@ -45,6 +45,8 @@ def database_down(reconfigure: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """Settings whose MySQL host refuses connections: nothing listens on the port."""
     reconfigure.setenv("DATABASE_URL", f"mysql+aiomysql://app:{SENTINEL}@127.0.0.1:{free_port()}/app")
     reconfigure.setenv("DB_RETRY_AFTER", RETRY_AFTER)
+    # The readiness probe's 20 s wait would only repeat the refusal; test_resume.py covers the wait itself.
+    reconfigure.setenv("DB_READY_WAIT", "0")
     return reconfigure
 
 
