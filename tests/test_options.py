@@ -3,6 +3,12 @@
 Full bakes: the base context (the defaults, proven by the default bake's tests) plus one non-default value at a time,
 each synced with uv and checked with its own linters and test suite. Render-only: every combination of the on/off
 options, the lint stack and the language, swept for leftovers, traces, empty folders and unparsable files.
+
+An option that changes none of what the generated suite runs or is configured by (its code, tests, migrations,
+project settings: SUITE_CODE) leaves that suite exactly as the default bake's, which tests/test_generated_project.py
+runs whole on SQLite and MariaDB; its run here then repeats only the test modules that name a file the option changed
+(the README's, .env.example's checks), and the summary says which ran and why. Its linters, which read only code and
+configuration too, are then the default bake's as well.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from tests.conftest import (
     BACKGROUND_JOBS,
     GENERATED_PYTEST,
     LINT_COMMANDS,
+    MYSQL_ONLY_SKIP,
     SCAFFOLD_ANSWERS,
     WITHOUT_SCAFFOLD,
     assert_generated_suite_passed,
@@ -46,6 +53,10 @@ SINGLE_OVERRIDES = [
     ("database", "existing"),
     ("api_auth", "none"),
 ]
+# What the generated suite runs or is configured by: a change to any of these runs the whole suite for the option.
+SUITE_CODE = re.compile(
+    r"\.(py|tmpl|toml|lock|ini|cfg)$|^(app|tests|migrations|scaffold)/|^(Makefile|\.python-version|\.flake8)$"
+)
 # Text that must not appear anywhere in a project where the option has this value.
 TRACES: dict[tuple[str, str], re.Pattern[str]] = {
     ("use_docker", "no"): re.compile(r"Dockerfile|docker-compose|docker compose|\.dockerignore"),
@@ -150,21 +161,97 @@ def assert_clean(project: Path, answers: dict[str, str]) -> None:
     assert problems == []
 
 
+def rendered_files(project: Path) -> dict[str, bytes]:
+    """A bake's files by their path in it."""
+    return {path.relative_to(project).as_posix(): path.read_bytes() for path in project_files(project)}
+
+
+def changed_files(project: Path, baseline: Path) -> set[str]:
+    """The paths added, removed or changed between two bakes."""
+    ours, theirs = rendered_files(project), rendered_files(baseline)
+    return {name for name in ours.keys() | theirs.keys() if ours.get(name) != theirs.get(name)}
+
+
+def modules_to_rerun(project: Path, changed: set[str]) -> list[str] | None:
+    """None when the whole generated suite must run: a changed file is code or configuration the suite runs with, or
+    a helper shared by its tests names one. Otherwise the test modules naming a changed file (possibly none)."""
+    if any(SUITE_CODE.search(name) for name in changed):
+        return None
+    names = {Path(name).name for name in changed}
+    naming = [path for path in (project / "tests").rglob("*.py") if any(name in path.read_text() for name in names)]
+    if any(not path.name.startswith("test_") for path in naming):
+        return None
+    return sorted(path.relative_to(project).as_posix() for path in naming)
+
+
+def render(cookies: Cookies, monkeypatch: pytest.MonkeyPatch, answers: dict[str, str]) -> Path:
+    """A bake without uv sync: only what the template renders."""
+    with monkeypatch.context() as patched:
+        patched.setenv("CHALLENGE_BACKEND_SKIP_UV", "1")
+        result = cookies.bake(extra_context=answers)
+    assert result.exit_code == 0, result.exception
+    return Path(result.project_path)
+
+
+@pytest.mark.parametrize(
+    ("changed", "expected"),
+    [
+        ({"app/main.py"}, None),
+        ({"pyproject.toml", "README.md"}, None),
+        ({".python-version"}, None),
+        ({"Makefile"}, None),
+        ({"infra/serverless.yml", "Dockerfile"}, []),
+        ({"README.md", "infra/Makefile"}, ["tests/test_docs.py", "tests/test_make.py"]),
+        ({".env.example"}, None),
+    ],
+)
+def test_only_an_option_that_changes_no_code_reruns_just_the_modules_naming_its_files(
+    tmp_path: Path, changed: set[str], expected: list[str] | None
+) -> None:
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    (tests / "test_docs.py").write_text('README = "README.md"\n')
+    (tests / "test_make.py").write_text('MAKEFILE = "Makefile"\n')
+    (tests / "test_other.py").write_text("def test_other() -> None: ...\n")
+    # A helper the whole suite imports: what it reads can change any test's outcome.
+    (tests / "conftest.py").write_text('EXAMPLE = ".env.example"\n')
+    assert modules_to_rerun(tmp_path, changed) == expected
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "value"), SINGLE_OVERRIDES, ids=[f"{n}:{v}" for n, v in SINGLE_OVERRIDES])
-def test_one_option_at_a_time_bakes_lints_and_passes_its_suite(cookies: Cookies, name: str, value: str) -> None:
+def test_one_option_at_a_time_bakes_lints_and_passes_its_suite(
+    cookies: Cookies, monkeypatch: pytest.MonkeyPatch, summary: list[str], name: str, value: str
+) -> None:
+    changed = changed_files(render(cookies, monkeypatch, {name: value}), render(cookies, monkeypatch, {}))
+    assert changed, f"{name}={value} renders the same project as the defaults"
     result = cookies.bake(extra_context={name: value})
     assert result.exit_code == 0, result.exception
     project = Path(result.project_path)
     answers = {**result.context, name: value}
     assert_clean(project, answers)
     env = project_env()
-    for command in LINT_COMMANDS[answers["lint_stack"]]:
-        run(["uv", "run", "--frozen", *command], project, env)
-    output = run([*GENERATED_PYTEST, "-rsp", *([] if name in SCAFFOLD_ANSWERS else WITHOUT_SCAFFOLD)], project, env)
-    assert_generated_suite_passed(output, on_mysql=False)
-    # Without the example module, the fuzzing still covers what the app serves (the health probes).
-    assert_api_fuzzed(output, documented_operations(answers["include_example_module"]))
+    modules = modules_to_rerun(project, changed)
+    if modules is None:
+        for command in LINT_COMMANDS[answers["lint_stack"]]:
+            run(["uv", "run", "--frozen", *command], project, env)
+        output = run([*GENERATED_PYTEST, "-rsp", *([] if name in SCAFFOLD_ANSWERS else WITHOUT_SCAFFOLD)], project, env)
+        assert_generated_suite_passed(output, on_mysql=False)
+        # Without the example module, the fuzzing still covers what the app serves (the health probes).
+        assert_api_fuzzed(output, documented_operations(answers["include_example_module"]))
+        return
+    # The linters read only what SUITE_CODE covers: theirs is the default bake's result (test_generated_project.py).
+    ran = "no test module names them"
+    if modules:
+        output = run([*GENERATED_PYTEST, *modules], project, env)
+        assert not re.search(r"^(FAILED|ERROR) |\b\d+ (failed|errors?)\b", output, flags=re.MULTILINE), output
+        assert all(MYSQL_ONLY_SKIP in line for line in re.findall(r"^SKIPPED .*$", output, flags=re.MULTILINE)), output
+        assert re.search(r"\b\d+ passed\b", output), output
+        ran = f"{', '.join(modules)}: {output.strip().splitlines()[-1].strip('= ')}"
+    summary.append(
+        f"{name}={value}: linters and suite as the default bake's (no code or configuration changed:"
+        f" {', '.join(sorted(changed))}); {ran}"
+    )
 
 
 @pytest.mark.slow
@@ -175,10 +262,7 @@ def test_the_background_jobs_bake_is_clean_and_lints(
     runs on SQLite and MariaDB (tests/test_generated_project.py), so only what they do not check runs here. The
     rendering is checked on a fresh bake of the same answers: the shared one gains caches while other tests use it."""
     answers = default_context(**BACKGROUND_JOBS)
-    monkeypatch.setenv("CHALLENGE_BACKEND_SKIP_UV", "1")
-    fresh = cookies.bake(extra_context=BACKGROUND_JOBS)
-    assert fresh.exit_code == 0, fresh.exception
-    assert_clean(Path(fresh.project_path), answers)
+    assert_clean(render(cookies, monkeypatch, BACKGROUND_JOBS), answers)
     for command in LINT_COMMANDS[answers["lint_stack"]]:
         run(["uv", "run", "--frozen", *command], jobs_project, project_env())
 
