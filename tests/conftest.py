@@ -268,6 +268,19 @@ def mariadb_admin_url(mariadb_url: str, request: pytest.FixtureRequest) -> str:
 _SUMMARY_KEY = pytest.StashKey[list[str]]()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long work first. xdist hands a worker its next test (or a whole xdist_group) as it frees up, so a long one
+    handed out last keeps one worker busy while the other idles: groups (a shared package or server, several minutes
+    each) go first, then the other slow tests, then the quick ones; each keeps its collection order."""
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("xdist_group"):
+            return 0
+        return 1 if item.get_closest_marker("slow") else 2
+
+    items.sort(key=rank)
+
+
 @pytest.fixture(scope="session")
 def summary(request: pytest.FixtureRequest) -> list[str]:
     """Lines printed at the end of the run (what the baked project's own tools reported)."""

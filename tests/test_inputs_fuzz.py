@@ -105,6 +105,7 @@ def check_baked(project: Path, answers: dict[str, str]) -> None:
     assert answers["description"] in readme
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(project_name=answer, description=answer, author_name=answer)
 def test_free_text_bakes_faithfully_or_is_rejected_clearly(

@@ -267,13 +267,10 @@ def test_the_first_failure_is_named_with_its_parameters() -> None:
     assert first_failure("250 passed, 14 skipped in 18.27s\n") is None
 
 
-def test_ci_runs_the_check_the_readme_names_before_the_test_suite() -> None:
-    root = Path(__file__).resolve().parent.parent
-    command = "uv run python tests/mutation_check.py"
-    assert f"`{command}`" in (root / "README.md").read_text(encoding="utf-8")
-    ci_lines = (root / ".ci" / "run").read_text(encoding="utf-8").splitlines()
-    # Before the suite, whose summary stays the last thing CI prints.
-    assert ci_lines.index(command) < ci_lines.index("uv run pytest")
+def test_the_readme_names_the_check_and_the_test_that_runs_it_in_the_suite() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert "`uv run python tests/mutation_check.py`" in readme
+    assert f"`{test_the_generated_suite_catches_every_fault.__name__}`" in readme
 
 
 @pytest.mark.parametrize(
@@ -315,3 +312,13 @@ def test_the_mutant_is_undone_when_the_suite_cannot_run(tmp_path: Path, monkeypa
     with pytest.raises(subprocess.TimeoutExpired):
         check_fault(project, fault)
     assert (project / shape.path).read_text(encoding="utf-8") == shape.source
+
+
+@pytest.mark.slow
+def test_the_generated_suite_catches_every_fault(capsys: pytest.CaptureFixture[str], summary: list[str]) -> None:
+    """The whole check as `uv run python tests/mutation_check.py` runs it: a fresh default bake, its suite passing
+    unmutated, then failing with each fault (a few minutes, run in the suite's worker pool beside the other bakes)."""
+    status = mutation_check.main([])
+    output = capsys.readouterr().out
+    assert status == 0, output
+    summary.extend(f"mutation check: {line}" for line in output.splitlines() if line.startswith(("unmutated", "fault")))

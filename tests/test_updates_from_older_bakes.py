@@ -60,8 +60,9 @@ def same_template_as_head(commit: str) -> bool:
 # Origins after the first release that are kept: the newest ones. Each origin was among them when it landed, so every
 # commit that added an answer or a migration had its update tested while teams were most likely to bake there; the
 # first release's update, the longest, crosses every change since. Each origin costs a bake, an update and a whole
-# generated suite (about two minutes of CI), so keeping all of them would grow CI with every answer.
-RECENT_ORIGINS = 4
+# generated suite (about a minute of a CI worker), so keeping all of them would grow CI with every answer; the runs of
+# the newest four were alike (the same template migrations arrived, the same suite passed), so two are kept.
+RECENT_ORIGINS = 2
 
 
 def update_origins() -> list[str]:
