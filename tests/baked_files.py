@@ -24,10 +24,20 @@ def strip_github_expressions(text: str) -> str:
     return GITHUB_EXPRESSION.sub("", text)
 
 
-# What the project's own tools write into a bake that tests share (bytecode, caches, the environment): never rendered.
-TOOL_OUTPUT = frozenset({".venv", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", "node_modules"})
+# What the project's tools and tests write into a bake that tests share (the environment, bytecode, caches, local
+# databases): what the generated .gitignore ignores, never rendered by the template.
+TOOL_OUTPUT_FOLDERS = frozenset(
+    {".venv", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", "htmlcov", "node_modules", ".serverless"}
+)
+TOOL_OUTPUT_FILES = ("*.py[cod]", "*.db", "*.db-journal", ".coverage", ".env")
 
 
 def project_files(root: Path) -> list[Path]:
-    """Every file of a baked project outside the virtual environment and the tools' caches."""
-    return [path for path in root.rglob("*") if path.is_file() and TOOL_OUTPUT.isdisjoint(path.relative_to(root).parts)]
+    """Every file of a baked project outside the virtual environment and what its tools write."""
+    return [
+        path
+        for path in root.rglob("*")
+        if path.is_file()
+        and TOOL_OUTPUT_FOLDERS.isdisjoint(path.relative_to(root).parts)
+        and not any(path.match(pattern) for pattern in TOOL_OUTPUT_FILES)
+    ]
