@@ -172,10 +172,13 @@ SCAFFOLD_ANSWERS = {"language", "lint_stack", "include_example_module", "api_aut
 MYSQL_ONLY_SKIP = "needs a MySQL server (TEST_DATABASE_URL)"
 
 
+# pytest's own failure lines: test names may contain "failed" (and do, with --durations).
+PYTEST_FAILURES = re.compile(r"^(FAILED|ERROR) |\b\d+ (failed|errors?)\b", flags=re.MULTILINE)
+
+
 def assert_generated_suite_passed(output: str, on_mysql: bool) -> int:
     """Nothing failed; nothing skipped on MySQL, only the MySQL-only tests on SQLite. Returns the passed count."""
-    # Test names may contain "failed" (and do, with --durations): look for pytest's own failure lines only.
-    assert not re.search(r"^(FAILED|ERROR) |\b\d+ (failed|errors?)\b", output, flags=re.MULTILINE), output
+    assert not PYTEST_FAILURES.search(output), output
     skips = re.findall(r"^SKIPPED .*$", output, flags=re.MULTILINE)
     if on_mysql:
         assert "skipped" not in output, output

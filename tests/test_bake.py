@@ -289,3 +289,13 @@ def test_names_in_any_script_bake_with_a_valid_slug(
     assert tomllib.loads((project / "pyproject.toml").read_text())["project"]["name"] == slug
     assert yaml.safe_load((project / "infra" / "serverless.yml").read_text())["service"] == slug
     assert (project / "README.md").read_text().startswith(f"# {project_name}\n")
+
+
+def test_project_files_leave_out_what_the_projects_tools_write(tmp_path: Path) -> None:
+    """A bake that other tests share gains bytecode, caches and local data while they run; none of it is rendered."""
+    written = ["app/__pycache__/main.cpython-313.pyc", ".mypy_cache/x.json", "local.db", ".env", ".venv/bin/python"]
+    rendered = ["app/main.py", ".env.example", "infra/serverless.yml"]
+    for relative in written + rendered:
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_bytes(b"\xcb\r\r\n")
+    assert sorted(path.relative_to(tmp_path).as_posix() for path in project_files(tmp_path)) == sorted(rendered)

@@ -27,11 +27,13 @@ from tests.conftest import (
     GENERATED_PYTEST,
     LINT_COMMANDS,
     MYSQL_ONLY_SKIP,
+    PYTEST_FAILURES,
     SCAFFOLD_ANSWERS,
     WITHOUT_SCAFFOLD,
     assert_generated_suite_passed,
     default_context,
     project_env,
+    render_only,
     run,
 )
 from tests.generated_suite import assert_api_fuzzed, documented_operations
@@ -184,13 +186,18 @@ def modules_to_rerun(project: Path, changed: set[str]) -> list[str] | None:
     return sorted(path.relative_to(project).as_posix() for path in naming)
 
 
-def render(cookies: Cookies, monkeypatch: pytest.MonkeyPatch, answers: dict[str, str]) -> Path:
+def render(cookies: Cookies, answers: dict[str, str]) -> Path:
     """A bake without uv sync: only what the template renders."""
-    with monkeypatch.context() as patched:
-        patched.setenv("CHALLENGE_BACKEND_SKIP_UV", "1")
+    with render_only():
         result = cookies.bake(extra_context=answers)
     assert result.exit_code == 0, result.exception
     return Path(result.project_path)
+
+
+@pytest.fixture(scope="session")
+def default_render(cookies_session: Cookies) -> Path:
+    """The defaults as the template renders them, the baseline every single override is compared with."""
+    return render(cookies_session, {})
 
 
 @pytest.mark.parametrize(
@@ -221,9 +228,9 @@ def test_only_an_option_that_changes_no_code_reruns_just_the_modules_naming_its_
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "value"), SINGLE_OVERRIDES, ids=[f"{n}:{v}" for n, v in SINGLE_OVERRIDES])
 def test_one_option_at_a_time_bakes_lints_and_passes_its_suite(
-    cookies: Cookies, monkeypatch: pytest.MonkeyPatch, summary: list[str], name: str, value: str
+    cookies: Cookies, default_render: Path, summary: list[str], name: str, value: str
 ) -> None:
-    changed = changed_files(render(cookies, monkeypatch, {name: value}), render(cookies, monkeypatch, {}))
+    changed = changed_files(render(cookies, {name: value}), default_render)
     assert changed, f"{name}={value} renders the same project as the defaults"
     result = cookies.bake(extra_context={name: value})
     assert result.exit_code == 0, result.exception
@@ -244,7 +251,7 @@ def test_one_option_at_a_time_bakes_lints_and_passes_its_suite(
     ran = "no test module names them"
     if modules:
         output = run([*GENERATED_PYTEST, *modules], project, env)
-        assert not re.search(r"^(FAILED|ERROR) |\b\d+ (failed|errors?)\b", output, flags=re.MULTILINE), output
+        assert not PYTEST_FAILURES.search(output), output
         assert all(MYSQL_ONLY_SKIP in line for line in re.findall(r"^SKIPPED .*$", output, flags=re.MULTILINE)), output
         assert re.search(r"\b\d+ passed\b", output), output
         ran = f"{', '.join(modules)}: {output.strip().splitlines()[-1].strip('= ')}"
@@ -255,14 +262,12 @@ def test_one_option_at_a_time_bakes_lints_and_passes_its_suite(
 
 
 @pytest.mark.slow
-def test_the_background_jobs_bake_is_clean_and_lints(
-    cookies: Cookies, monkeypatch: pytest.MonkeyPatch, jobs_project: Path
-) -> None:
+def test_the_background_jobs_bake_is_clean_and_lints(cookies: Cookies, jobs_project: Path) -> None:
     """background_jobs=yes, the one answer SINGLE_OVERRIDES leaves out: its bake is shared with the generated suite's
     runs on SQLite and MariaDB (tests/test_generated_project.py), so only what they do not check runs here. The
     rendering is checked on a fresh bake of the same answers: the shared one gains caches while other tests use it."""
     answers = default_context(**BACKGROUND_JOBS)
-    assert_clean(render(cookies, monkeypatch, BACKGROUND_JOBS), answers)
+    assert_clean(render(cookies, BACKGROUND_JOBS), answers)
     for command in LINT_COMMANDS[answers["lint_stack"]]:
         run(["uv", "run", "--frozen", *command], jobs_project, project_env())
 
